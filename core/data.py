@@ -27,16 +27,12 @@ import contextlib
 import functools
 import gzip
 import hashlib
-import http.client
 import math
 import os
 import re
 import stat
 import struct
 import tempfile
-import urllib.error
-import urllib.parse
-import urllib.request
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Sequence
@@ -1106,6 +1102,8 @@ def _fetch(
 ) -> None:
     """Download ``url`` to a temporary file next to ``dest/fname``, verify it
     and move it into place; the temporary file is removed on any failure."""
+    import urllib.request  # lazy: only downloads need it
+
     limit = known.size + (1 << 20)  # a gzip of this content is never larger
     fd, tmp_name = tempfile.mkstemp(prefix=f".{fname}.", suffix=".part", dir=dest)
     tmp: Path | None = Path(tmp_name)
@@ -1150,6 +1148,8 @@ def _fetch(
 
 
 def _normalize_base_urls(base_urls: str | Sequence[str]) -> list[str]:
+    import urllib.parse
+
     urls = [base_urls] if isinstance(base_urls, str) else list(base_urls)
     if not urls:
         raise ValueError("base_urls is empty")
@@ -1184,6 +1184,9 @@ def download(
     as data arrives. Raises ChecksumError when every mirror served bad content,
     DownloadError for other failures, ValueError for an unknown name.
     """
+    import http.client
+    import urllib.error
+
     if name not in DOWNLOADS:
         raise ValueError(f"unknown download {name!r}; expected one of {sorted(DOWNLOADS)}")
     spec = DOWNLOADS[name]
