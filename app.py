@@ -1,0 +1,59 @@
+"""Linear classifiers on MNIST-like images: a Dash app for teaching.
+
+Run ``python app.py [--host H] [--port P] [--data FOLDER] [--debug]`` and open
+http://127.0.0.1:8050. For several users: ``gunicorn -w 4 app:server``.
+
+Configuration is read from the environment, so it works the same under
+gunicorn or a Celery worker, where ``main()`` does not run:
+
+* ``LINCLS_DATA``: a data folder (what ``--data`` sets, once, before serving).
+* ``REDIS_URL``: run training jobs with Celery (``celery -A app:celery_app worker``)
+  instead of Diskcache processes.
+* ``LINCLS_CACHE``: the Diskcache folder (default: a folder in the temp dir).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import dash
+
+from components import layout as page
+from components.background import make_manager
+from core import data as core_data
+
+manager, celery_app = make_manager()
+
+app = dash.Dash(
+    __name__,
+    title="Linear classifiers",
+    update_title=None,
+    serve_locally=True,
+    background_callback_manager=manager,
+)
+app.layout = page.serve
+server = app.server
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8050, help="port (default 8050)")
+    parser.add_argument("--data", default=None, help=f"a folder of datasets to offer (also ${core_data.ENV_DATA})")
+    parser.add_argument("--debug", action="store_true", help="Dash debug mode (reloader, dev tools)")
+    args = parser.parse_args(argv)
+    if args.data:
+        # set once, before serving; callbacks and job processes read it from the environment
+        os.environ[core_data.ENV_DATA] = args.data
+    try:
+        core_data.available_datasets()
+    except ValueError as exc:
+        print(f"warning: {exc} (the page offers the built-in datasets and says so)", file=sys.stderr)
+    app.run(host=args.host, port=args.port, debug=args.debug)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,273 @@
+"""View 3, gradient check: where analytic and numeric gradients disagree, and by how much.
+
+Builders take a ``core.gradcheck.CheckResult`` (``.matrix("rel_error")`` of
+shape (D+1, C) with NaN where unchecked, ``.table`` with one row per checked
+entry, and the summary numbers) and return figures, Patches or html.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+from dash import Patch, dcc, html
+
+from components import ids, session, theme
+from components.grid import grid_layout
+
+LOG_MIN, LOG_MAX = theme.REL_ERROR_RANGE
+_TICKS = list(range(int(LOG_MIN), int(LOG_MAX) + 1, 2))
+_TICKTEXT = [("1" if t == 0 else f"1e{t}") for t in _TICKS]
+
+
+def log_rel_error(rel: np.ndarray) -> np.ndarray:
+    """log10 of relative errors, clipped to the colour range (NaN stays NaN: not checked)."""
+    rel = np.asarray(rel, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.log10(np.clip(rel, 10.0**LOG_MIN, 10.0**LOG_MAX))
+    return out.astype(np.float32)
+
+
+def _panels(result, image_shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """(C, H, W) log errors of the pixel weights and (1, C) of the bias."""
+    M = log_rel_error(result.matrix("rel_error"))
+    H, Wd = image_shape
+    C = M.shape[1]
+    return np.ascontiguousarray(M[1:].T.reshape(C, H, Wd)), np.ascontiguousarray(M[:1])
+
+
+def heatmap_figure(result, image_shape: tuple[int, int], class_names) -> go.Figure:
+    """Per-class heatmaps of the relative error of every checked entry, on a
+    log colour scale shared by all panels; the bias row as a strip below.
+    Unchecked entries are left blank."""
+    images, bias = _panels(result, image_shape)
+    names = [str(c) for c in class_names]
+    layout, axes, (bx, by) = grid_layout(names, "bias (row 0 of W)", bias_height=0.07)
+    traces = []
+    for c in range(images.shape[0]):
+        xr, yr = axes[c]
+        traces.append(
+            go.Heatmap(
+                z=images[c],
+                xaxis=xr,
+                yaxis=yr,
+                coloraxis="coloraxis",
+                name=names[c],
+                hovertemplate=f"<b>{names[c]}</b><br>pixel row %{{y}}, col %{{x}}"
+                "<br>log₁₀ rel. error %{z:.1f}<extra></extra>",
+            )
+        )
+    traces.append(
+        go.Heatmap(
+            z=bias,
+            x=names,
+            xaxis=bx,
+            yaxis=by,
+            coloraxis="coloraxis",
+            name="bias",
+            hovertemplate="<b>%{x}</b> bias<br>log₁₀ rel. error %{z:.1f}<extra></extra>",
+            xgap=2,
+        )
+    )
+    layout[f"xaxis{len(names) + 1}"].update(tickfont=dict(size=12), showgrid=False)
+    layout[f"yaxis{len(names) + 1}"].update(visible=False)
+    return go.Figure(
+        data=traces,
+        layout=theme.base_layout(
+            **layout,
+            margin=dict(l=8, r=8, t=26, b=24),
+            plot_bgcolor=theme.UNCHECKED,
+            coloraxis=dict(
+                colorscale=theme.REL_ERROR_SCALE,
+                cmin=LOG_MIN,
+                cmax=LOG_MAX,
+                colorbar=dict(
+                    thickness=12,
+                    len=0.75,
+                    y=0.58,
+                    outlinewidth=0,
+                    tickvals=_TICKS,
+                    ticktext=_TICKTEXT,
+                    tickfont=dict(size=11),
+                    title=dict(text="rel. error", side="top"),
+                ),
+            ),
+            uirevision="gradcheck",
+        ),
+    )
+
+
+def heatmap_patch(result, image_shape: tuple[int, int]) -> Patch:
+    """Only the z arrays of :func:`heatmap_figure` (float32 typed arrays)."""
+    images, bias = _panels(result, image_shape)
+    p = Patch()
+    for c in range(images.shape[0]):
+        p["data"][c]["z"] = theme.typed_array(images[c])
+    p["data"][images.shape[0]]["z"] = theme.typed_array(bias)
+    return p
+
+
+def _scatter_parts(result):
+    """Per trace (smooth entries, entries near a kink): x analytic, y numeric,
+    customdata (row, col) of W; and the limits of the diagonal."""
+    t = result.table
+    kink = t["kink_samples"].to_numpy() > 0 if "kink_samples" in t else np.zeros(len(t), bool)
+    a = t["analytic"].to_numpy(dtype=np.float64)
+    n = t["numeric"].to_numpy(dtype=np.float64)
+    rc = np.stack([t["row"].to_numpy(), t["col"].to_numpy()], axis=1).astype(np.int32)
+    parts = []
+    for mask in (~kink, kink):
+        parts.append((a[mask].astype(np.float32), n[mask].astype(np.float32), rc[mask]))
+    finite = np.concatenate([a[np.isfinite(a)], n[np.isfinite(n)]])
+    if finite.size:
+        lo, hi = float(finite.min()), float(finite.max())
+    else:
+        lo, hi = -1.0, 1.0
+    if hi - lo < 1e-12:
+        lo, hi = lo - 1.0, hi + 1.0
+    pad = 0.04 * (hi - lo)
+    return parts, (lo - pad, hi + pad)
+
+
+def _diagonal(lo: float, hi: float) -> dict:
+    return dict(
+        type="line", xref="x", yref="y", x0=lo, y0=lo, x1=hi, y1=hi, layer="below",
+        line=dict(color=theme.GREY, width=1, dash="dot"),
+    )
+
+
+def scatter_figure(result) -> go.Figure:
+    """Analytic against numeric derivative, one point per checked entry; points
+    on the dotted diagonal agree. Entries with a training sample within h of a
+    hinge (a kink) are drawn apart: there the numeric derivative may differ."""
+    parts, (lo, hi) = _scatter_parts(result)
+    names = ("smooth entries", "near a kink")
+    colours = (theme.BLUE, theme.ORANGE)
+    traces = []
+    for (x, y, rc), name, colour in zip(parts, names, colours, strict=True):
+        traces.append(
+            go.Scatter(
+                x=x,
+                y=y,
+                customdata=rc,
+                mode="markers",
+                name=name,
+                marker=dict(color=colour, size=5, opacity=0.6, line=dict(width=0)),
+                hovertemplate="W[%{customdata[0]}, %{customdata[1]}]<br>analytic %{x:.4g}<br>numeric %{y:.4g}"
+                f"<extra>{name}</extra>",
+            )
+        )
+    return go.Figure(
+        data=traces,
+        layout=theme.base_layout(
+            showlegend=True,
+            legend=dict(orientation="h", x=0, y=1.02, yanchor="bottom", font=dict(size=12)),
+            margin=dict(l=56, r=12, t=30, b=44),
+            xaxis=theme.axis(title=dict(text="analytic ∂L/∂W"), range=[lo, hi], exponentformat="e"),
+            yaxis=theme.axis(title=dict(text="numeric ∂L/∂W"), range=[lo, hi], exponentformat="e"),
+            shapes=[_diagonal(lo, hi)],
+            uirevision="gc-scatter",
+        ),
+    )
+
+
+def scatter_patch(result) -> Patch:
+    parts, (lo, hi) = _scatter_parts(result)
+    p = Patch()
+    for i, (x, y, rc) in enumerate(parts):
+        p["data"][i]["x"] = theme.typed_array(x)
+        p["data"][i]["y"] = theme.typed_array(y)
+        p["data"][i]["customdata"] = theme.typed_array(rc, dtype="int32")
+    p["layout"]["xaxis"]["range"] = [lo, hi]
+    p["layout"]["yaxis"]["range"] = [lo, hi]
+    p["layout"]["shapes"] = [_diagonal(lo, hi)]
+    return p
+
+
+def _fmt_err(x) -> str:
+    if x is None or not math.isfinite(x):
+        return "–"
+    if x == 0:
+        return "0"
+    return f"{x:.1e}"
+
+
+def _stat(label: str, value: str, tip: str) -> html.Div:
+    return html.Div(
+        className="stat tip",
+        **{"data-tip": tip},
+        children=[html.Div(value, className="stat-value"), html.Div(label, className="stat-label")],
+    )
+
+
+def summary(result, n_samples: int, h: float, method: str) -> list:
+    """The verdict and the numbers of a check, as html."""
+    verdict = str(getattr(result, "verdict", "?"))
+    colour = theme.VERDICT_COLOURS.get(verdict, theme.MUTED)
+    total = getattr(result, "n_total", None)
+    checked = int(result.n_checked)
+    of = f" of {total:,}" if isinstance(total, int) and total != checked else ""
+    return [
+        html.Div(
+            className="verdict",
+            style={"borderColor": colour},
+            children=[
+                html.Span(verdict.upper(), className="verdict-badge", style={"background": colour}),
+                html.Span(str(getattr(result, "verdict_text", "")), className="verdict-text"),
+            ],
+        ),
+        html.Div(
+            className="stats",
+            children=[
+                _stat(
+                    "global rel. error",
+                    _fmt_err(result.global_rel_error),
+                    "One number for the whole gradient (as in the notebook): the norm of the difference "
+                    "between analytic and numeric gradients relative to their norms.",
+                ),
+                _stat("max rel. error", _fmt_err(result.max_rel_error), "The worst single entry."),
+                _stat("median rel. error", _fmt_err(result.median_rel_error), "A typical entry."),
+                _stat(
+                    "entries near a kink",
+                    f"{int(result.n_kink_entries):,}",
+                    "Entries for which some sample's hinge switched between x−h and x+h: there the "
+                    "numeric derivative is expected to be off.",
+                ),
+            ],
+        ),
+        html.P(
+            f"{checked:,}{of} entries checked on {n_samples:,} samples · {method} differences, h = "
+            f"{session.fmt_sci(h)} · {float(result.seconds) * 1000:.0f} ms",
+            className="caption",
+        ),
+    ]
+
+
+def layout() -> html.Section:
+    return html.Section(
+        className="card view view-wide",
+        children=[
+            html.Div(className="view-head", children=[html.H2("Gradient check")]),
+            html.P(
+                "How far the analytic gradient ∂L/∂W is from a finite-difference estimate, entry by entry, "
+                "laid out like the templates: green agrees, red is a bug (or a kink of a hinge loss).",
+                className="caption",
+            ),
+            html.Div(
+                className="gc-grid",
+                children=[
+                    dcc.Graph(id=ids.GC_HEATMAP, config={"displayModeBar": False}, className="graph graph-gc-heatmap"),
+                    html.Div(
+                        className="gc-side",
+                        children=[
+                            html.Div(id=ids.GC_SUMMARY, className="gc-summary"),
+                            dcc.Graph(
+                                id=ids.GC_SCATTER, config={"displayModeBar": False}, className="graph graph-gc-scatter"
+                            ),
+                        ],
+                    ),
+                ],
+            ),
+        ],
+    )

@@ -1,0 +1,431 @@
+"""Glue between the page and ``core``: control values in, core calls, compact store payloads out.
+
+Nothing here imports dash. The functions are pure (same input, same output)
+apart from the read-only, bounded caches of loaded and prepared data, so the
+callbacks that call them stay thin and every piece is testable as a plain
+function.
+
+Per-session state never lives here: it travels in ``dcc.Store`` payloads made
+by :func:`encode_weights` / :func:`history_payload`. The data folder comes from
+the environment variable ``LINCLS_DATA`` (set by ``app.main()`` from ``--data``
+before the server starts, or by whoever starts gunicorn / a Celery worker), read
+at call time.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import math
+import os
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from core import data as core_data
+from core.losses import LOSSES, REG_MODES, loss_parts
+from core.metrics import accuracy
+
+# -- slider scales ----------------------------------------------------------
+# Log-scale sliders carry log10 of the value; the regularization slider's
+# leftmost stop means exactly zero.
+REG_ZERO = -7.0
+REG_RANGE = (REG_ZERO, 2.0)
+LR_RANGE = (-6.0, 1.0)
+NICE_SIZES = (50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000)
+GC_SAMPLE_SIZES = (5, 10, 20, 50, 100, 200, 500)
+BATCH_SIZES = (1, 10, 50, 100, 200, 500, 1000)
+EPOCH_CHOICES = (1, 2, 5, 10, 20, 50, 100)
+VAL_MAX = 1_000  # validation samples held out of the training split (at most a tenth of it)
+SAMPLING = "first"  # the notebook's: the first N images (deterministic, no seed)
+
+DEFAULTS = dict(
+    dataset=core_data.BUILTIN,
+    n_train=5_000,
+    n_test=1_000,
+    preprocessing="standardize",
+    loss="softmax",
+    delta=1.0,
+    reg=1e-3,
+    reg_mode="half",
+    reg_bias=True,
+    init="gaussian",
+    seed=0,
+    lr=1e-3,
+    batch_size=200,
+    epochs=5,
+    pace="watch",
+    gc_samples=50,
+    gc_h=1e-5,
+    gc_method="central",
+    gc_entries="all",
+    gc_subset=200,
+    gc_bug="",
+)
+
+
+def reg_from_slider(v) -> float:
+    """Regularization strength for a slider position (log10; the leftmost stop is 0)."""
+    v = _number(v, "regularization")
+    return 0.0 if v <= REG_ZERO + 1e-9 else float(10.0**v)
+
+
+def slider_from_reg(reg: float) -> float:
+    return REG_ZERO if reg <= 0 else float(np.log10(reg))
+
+
+def pow10(v, what="value") -> float:
+    return float(10.0 ** _number(v, what))
+
+
+def size_from_slider(v, what="sample size") -> int:
+    """Sample sizes are placed on the slider by log10: 3.699 -> 5,000."""
+    return int(round(10.0 ** _number(v, what)))
+
+
+def size_marks(pool: int) -> list[int]:
+    """The selectable sizes for a pool of ``pool`` samples: nice round sizes below it, then all of it."""
+    sizes = [n for n in NICE_SIZES if n < pool * 0.95]
+    if pool >= 1:
+        sizes.append(int(pool))
+    return sizes
+
+
+def short_count(n: int) -> str:
+    """1000 -> "1k", 9000 -> "9k", 500 -> "500", 12345 -> "12k"."""
+    if n >= 1000:
+        k = n / 1000
+        return f"{k:.0f}k" if k >= 10 or k == int(k) else f"{k:.1f}k"
+    return str(n)
+
+
+def fmt_sci(x: float) -> str:
+    """Short human form of a positive number: 0.001 -> "1e-3", 0.0316 -> "3.2e-2", 2 -> "2"."""
+    if x == 0:
+        return "0"
+    if 0.01 <= abs(x) < 1000:
+        return f"{x:.3g}"
+    m, e = f"{x:.1e}".split("e")
+    m = m.rstrip("0").rstrip(".")
+    return f"{m}e{int(e)}"
+
+
+def _number(v, what: str) -> float:
+    if v is None or isinstance(v, bool):
+        raise ValueError(f"{what}: enter a number")
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what}: {v!r} is not a number") from None
+    if not math.isfinite(x):
+        raise ValueError(f"{what}: {v!r} is not a finite number")
+    return x
+
+
+def _int(v, what: str, lo: int) -> int:
+    x = _number(v, what)
+    if x != int(x):
+        raise ValueError(f"{what}: {v!r} is not a whole number")
+    if x < lo:
+        raise ValueError(f"{what} must be at least {lo}, not {int(x)}")
+    return int(x)
+
+
+# -- choices as typed values ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DataChoice:
+    dataset: str
+    n_train: int
+    n_test: int
+    preprocessing: str
+
+
+@dataclass(frozen=True)
+class LossChoice:
+    loss: str
+    reg: float
+    reg_mode: str = "half"
+    reg_bias: bool = True
+    delta: float = 1.0
+
+    @property
+    def options(self) -> dict:
+        return dict(delta=self.delta, reg_mode=self.reg_mode, reg_bias=self.reg_bias)
+
+    @property
+    def signature(self) -> list:
+        return [self.loss, self.reg, self.reg_mode, self.reg_bias, self.delta]
+
+
+@dataclass(frozen=True)
+class CheckChoice:
+    n_samples: int = 50
+    h: float = 1e-5
+    method: str = "central"
+    entries: str | int = "all"
+    bug: str | None = None
+
+
+def data_choice(dataset, train_pos, test_pos, preprocessing) -> DataChoice:
+    if not dataset:
+        raise ValueError("choose a dataset")
+    if preprocessing not in core_data.PREPROCESSING:
+        raise ValueError(f"unknown preprocessing {preprocessing!r}")
+    return DataChoice(
+        str(dataset),
+        size_from_slider(train_pos, "training samples"),
+        size_from_slider(test_pos, "test samples"),
+        preprocessing,
+    )
+
+
+def loss_choice(loss, reg_pos, reg_mode, reg_bias, delta) -> LossChoice:
+    if loss not in LOSSES:
+        raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
+    if reg_mode not in REG_MODES:
+        raise ValueError(f"unknown regularization convention {reg_mode!r}")
+    d = _number(delta, "margin Δ")
+    if d < 0:
+        raise ValueError(f"margin Δ must be >= 0, not {d}")
+    bias = bool(reg_bias) if not isinstance(reg_bias, list) else ("bias" in reg_bias)
+    return LossChoice(loss, reg_from_slider(reg_pos), reg_mode, bias, d)
+
+
+def check_choice(samples_pos, h, method, entries, subset, bug=None) -> CheckChoice:
+    n = size_from_slider(samples_pos, "gradient check samples")
+    hv = _number(h, "step h")
+    if not hv > 0:
+        raise ValueError(f"step h must be a positive number such as 1e-5, not {h}")
+    if entries == "all":
+        ent: str | int = "all"
+    else:
+        ent = _int(subset, "number of entries to check", 1)
+    return CheckChoice(n, hv, method, ent, bug or None)
+
+
+# -- data (read-only caches) -------------------------------------------------
+
+
+def data_dir() -> str | None:
+    """The extra data folder (``--data`` / ``$LINCLS_DATA``), read at call time."""
+    return os.environ.get(core_data.ENV_DATA) or None
+
+
+def dataset_options() -> tuple[list[dict], str | None]:
+    """Dropdown options for every dataset the data layer finds, and an error
+    message when the configured data folder is unusable (the built-in sample is
+    then still offered)."""
+    error = None
+    try:
+        avail = core_data.available_datasets(data_dir())
+    except ValueError as exc:
+        error = f"Data folder not used: {exc}"
+        avail = core_data.available_datasets("")  # built-in (and Fashion-MNIST when installed)
+        avail = {k: v for k, v in avail.items() if not k.startswith("data:")}
+    options = []
+    for key in avail:
+        try:
+            label = core_data.dataset_label(key)
+        except ValueError:
+            label = key
+        options.append({"label": label, "value": key})
+    return options, error
+
+
+def load_dataset(key: str) -> core_data.Dataset:
+    return core_data.load_by_key(key, data_dir())
+
+
+def pools(key: str) -> tuple[int, int, int]:
+    """(training pool, validation size, test pool) of a dataset: how many samples each slider may take."""
+    ds = load_dataset(key)
+    n_all = int(ds.y_train.shape[0])
+    n_val = min(VAL_MAX, n_all // 10)
+    return n_all - n_val, n_val, int(ds.y_test.shape[0])
+
+
+@functools.lru_cache(maxsize=6)
+def _prepared(key: str, folder: str | None, n_train: int, n_test: int, preprocessing: str):
+    ds = core_data.load_by_key(key, folder)
+    n_all = int(ds.y_train.shape[0])
+    n_val = min(VAL_MAX, n_all // 10, max(0, n_all - n_train))
+    if n_train > n_all:
+        raise ValueError(f"{n_train:,} training samples requested; {ds.name} has {n_all:,}")
+    return core_data.prepare(ds, n_train, n_test, n_val, preprocessing, SAMPLING, 0)
+
+
+def prepared(choice: DataChoice):
+    """The design matrices for a data choice (cached; the arrays are shared: never modify them)."""
+    return _prepared(choice.dataset, data_dir(), choice.n_train, choice.n_test, choice.preprocessing)
+
+
+# -- weights and history in stores ------------------------------------------
+
+
+def encode_weights(W: np.ndarray, **meta) -> dict:
+    """A JSON-safe, compact store payload for W: base64 of float32 bytes with its shape."""
+    W32 = np.ascontiguousarray(W, dtype="<f4")
+    return {
+        "shape": list(W32.shape),
+        "dtype": "float32",
+        "b64": base64.b64encode(W32.tobytes()).decode("ascii"),
+        **meta,
+    }
+
+
+def decode_weights(payload: dict | None) -> np.ndarray | None:
+    """W (float64) from :func:`encode_weights`' payload, or None for an empty store."""
+    if not payload or "b64" not in payload:
+        return None
+    raw = base64.b64decode(payload["b64"])
+    W = np.frombuffer(raw, dtype="<f4").astype(np.float64)
+    return W.reshape(payload["shape"])
+
+
+def weights_fit(payload: dict | None, dataset: str, shape: tuple[int, int]) -> bool:
+    """Does the stored W belong to this dataset and have this (D+1, C) shape?"""
+    return bool(payload) and payload.get("dataset") == dataset and tuple(payload.get("shape", ())) == tuple(shape)
+
+
+def initial_weights(dataset: str, init: str, seed) -> dict:
+    """The store payload of a freshly initialized W for a dataset."""
+    from core.train import init_weights
+
+    ds = load_dataset(dataset)
+    s = _int(seed, "seed", 0)
+    W = init_weights(ds.n_features, ds.n_classes, init, s)
+    return encode_weights(W, dataset=dataset, origin=f"{init} init, seed {s}", run=0, step=0)
+
+
+HISTORY_KEYS = ("step", "epoch", "lr", "loss", "data_loss", "reg_loss", "train_acc", "val_acc")
+HISTORY_MAX_POINTS = 800
+
+
+def _compact(values) -> list:
+    """Five significant digits: plenty for a curve, a third of the JSON."""
+    out = []
+    for v in values:
+        v = float(v)
+        out.append(None if not math.isfinite(v) else float(f"{v:.5g}"))
+    return out
+
+
+def history_payload(records, sig: list, previous: dict | None = None) -> dict:
+    """The history store payload for training ``records`` (Progress-like
+    objects or dicts with :data:`HISTORY_KEYS`), appended to ``previous`` when
+    that history was recorded under the same objective ``sig``; steps and epochs
+    continue from it. Long histories are thinned to about
+    :data:`HISTORY_MAX_POINTS` points (the last point is always kept)."""
+    cols: dict[str, list] = {k: [] for k in HISTORY_KEYS}
+    step0 = epoch0 = 0.0
+    if previous and previous.get("sig") == sig and previous.get("step"):
+        for k in HISTORY_KEYS:
+            cols[k] = list(previous.get(k) or [])
+        step0 = float(cols["step"][-1])
+        epoch0 = float(cols["epoch"][-1] or 0.0)
+    new: dict[str, list] = {k: [] for k in HISTORY_KEYS}
+    for r in records:
+        get = r.get if isinstance(r, dict) else (lambda k, r=r: getattr(r, k))
+        for k in HISTORY_KEYS:
+            new[k].append(get(k))
+    new["step"] = [int(s + step0) for s in new["step"]]
+    new["epoch"] = [e + epoch0 for e in new["epoch"]]
+    for k in HISTORY_KEYS:
+        cols[k].extend(new[k] if k == "step" else _compact(new[k]))
+    n = len(cols["step"])
+    if n > HISTORY_MAX_POINTS:
+        keep = np.unique(np.r_[np.linspace(0, n - 1, HISTORY_MAX_POINTS).round().astype(int), n - 1])
+        cols = {k: [v[i] for i in keep] for k, v in cols.items()}
+    return {"sig": sig, **cols}
+
+
+def history_arrays(payload: dict | None) -> dict[str, np.ndarray]:
+    """Columns of a history payload as float arrays (None -> NaN); empty arrays for no history."""
+    out = {}
+    for k in HISTORY_KEYS:
+        vals = (payload or {}).get(k) or []
+        out[k] = np.array([np.nan if v is None else v for v in vals], dtype=float)
+    return out
+
+
+def objective_signature(data: DataChoice, loss: LossChoice) -> list:
+    """What a loss curve means: the data and the objective (a new one starts a new history)."""
+    return [data.dataset, data.n_train, data.preprocessing, *loss.signature]
+
+
+# -- the fast path: loss, gradient, check -------------------------------------
+
+
+@dataclass
+class Analysis:
+    """Everything the summary and gradient-check views show for one W."""
+
+    loss: float
+    data_loss: float
+    reg_loss: float
+    grad_norm: float
+    train_acc: float
+    test_acc: float
+    n_train: int
+    n_val: int
+    n_test: int
+    n_features: int
+    n_classes: int
+    check: object  # core.gradcheck.CheckResult
+    check_samples: int
+    seconds_loss: float
+    seconds_check: float
+    seconds: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+
+def analyze(prep, W: np.ndarray, loss: LossChoice, check: CheckChoice) -> Analysis:
+    """Loss split, gradient norm and accuracies on the whole training set, and the
+    gradient check on its first ``check.n_samples`` samples."""
+    from core.gradcheck import check_gradient
+
+    if W.shape != (prep.n_features + 1, prep.n_classes):
+        raise ValueError(
+            f"the weights have shape {W.shape}, the data needs {(prep.n_features + 1, prep.n_classes)}; press Reset"
+        )
+    t0 = time.perf_counter()
+    parts = loss_parts(loss.loss, W, prep.X_train, prep.y_train, loss.reg, **loss.options)
+    train_acc = accuracy(W, prep.X_train, prep.y_train)
+    test_acc = accuracy(W, prep.X_test, prep.y_test) if prep.X_test.shape[0] else math.nan
+    t1 = time.perf_counter()
+    n = min(check.n_samples, prep.X_train.shape[0])
+    result = check_gradient(
+        loss.loss,
+        W,
+        prep.X_train[:n],
+        prep.y_train[:n],
+        loss.reg,
+        h=check.h,
+        method=check.method,
+        entries=check.entries,
+        seed=0,
+        bug=check.bug,
+        **loss.options,
+    )
+    t2 = time.perf_counter()
+    return Analysis(
+        loss=parts.loss,
+        data_loss=parts.data_loss,
+        reg_loss=parts.reg_loss,
+        grad_norm=float(np.linalg.norm(parts.dW)),
+        train_acc=train_acc,
+        test_acc=test_acc,
+        n_train=int(prep.X_train.shape[0]),
+        n_val=int(prep.X_val.shape[0]),
+        n_test=int(prep.X_test.shape[0]),
+        n_features=int(prep.n_features),
+        n_classes=int(prep.n_classes),
+        check=result,
+        check_samples=n,
+        seconds_loss=t1 - t0,
+        seconds_check=t2 - t1,
+        seconds=t2 - t0,
+    )

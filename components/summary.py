@@ -1,0 +1,94 @@
+"""View 4, summary numbers: the loss split, accuracies, sizes and the time of the last computation.
+
+Big numbers for the projector, a small line under each saying what it is.
+"""
+
+from __future__ import annotations
+
+import math
+
+from dash import html
+
+from components import ids, session
+
+
+def _pct(x: float) -> str:
+    return "–" if x is None or not math.isfinite(x) else f"{100 * x:.1f}%"
+
+
+def _num(x: float) -> str:
+    if x is None or not math.isfinite(x):
+        return "–"
+    if x != 0 and (abs(x) < 1e-3 or abs(x) >= 1e5):
+        return f"{x:.2e}"
+    return f"{x:.4g}"
+
+
+def card(card_id: str, label: str, value: str, detail: str, tip: str) -> html.Div:
+    """One number: a label above, the value large, a detail line below; hover explains it."""
+    return html.Div(
+        id=card_id,
+        className="number-card tip",
+        **{"data-tip": tip},
+        children=[
+            html.Div(label, className="number-label"),
+            html.Div(value, className="number-value"),
+            html.Div(detail, className="number-detail"),
+        ],
+    )
+
+
+def cards(a: session.Analysis | None, loss: session.LossChoice | None = None) -> list:
+    """The summary strip for an :class:`~components.session.Analysis` (placeholders for None)."""
+    if a is None:
+        return [
+            card(ids.SUMMARY_LOSS, "Loss", "…", "computing", ""),
+            card(ids.SUMMARY_TRAIN_ACC, "Train accuracy", "…", "", ""),
+            card(ids.SUMMARY_TEST_ACC, "Test accuracy", "…", "", ""),
+            card(ids.SUMMARY_SIZES, "Data", "…", "", ""),
+            card(ids.SUMMARY_TIME, "Last computation", "…", "", ""),
+        ]
+    reg = f"λ = {session.fmt_sci(loss.reg)}" if loss else ""
+    return [
+        card(
+            ids.SUMMARY_LOSS,
+            "Loss",
+            _num(a.loss),
+            f"data {_num(a.data_loss)} + reg. {_num(a.reg_loss)}",
+            f"Total loss on all {a.n_train:,} training samples at the current weights: the mean data loss plus "
+            f"the regularization penalty ({reg}). Gradient norm ‖∂L/∂W‖ = {_num(a.grad_norm)}.",
+        ),
+        card(
+            ids.SUMMARY_TRAIN_ACC,
+            "Train accuracy",
+            _pct(a.train_acc),
+            f"on {a.n_train:,} samples",
+            "Share of training images whose highest score is their true class.",
+        ),
+        card(
+            ids.SUMMARY_TEST_ACC,
+            "Test accuracy",
+            _pct(a.test_acc),
+            f"on {a.n_test:,} samples" if a.n_test else "no test samples",
+            "The same on held-out test images the training never sees.",
+        ),
+        card(
+            ids.SUMMARY_SIZES,
+            "Data",
+            f"{session.short_count(a.n_train)} / {session.short_count(a.n_test)}",
+            f"train / test · D = {a.n_features:,} · C = {a.n_classes}",
+            f"{a.n_train:,} training, {a.n_val:,} validation and {a.n_test:,} test images; "
+            f"D pixels per image, C classes; W has (D+1) × C = {(a.n_features + 1) * a.n_classes:,} entries.",
+        ),
+        card(
+            ids.SUMMARY_TIME,
+            "Last computation",
+            f"{a.seconds * 1000:.0f} ms",
+            f"loss {a.seconds_loss * 1000:.0f} ms · check {a.seconds_check * 1000:.0f} ms",
+            "Server time for the loss, gradient and accuracies on all training samples plus the gradient check.",
+        ),
+    ]
+
+
+def layout() -> html.Div:
+    return html.Div(id=ids.SUMMARY, className="numbers", children=cards(None))

@@ -1,0 +1,101 @@
+"""Colours, fonts and figure defaults shared by every view (a light, projector-friendly theme).
+
+Figures use a small explicit layout instead of a plotly template: the default
+template adds ~10 KB of JSON to every figure, and nothing here needs it.
+"""
+
+from __future__ import annotations
+
+import base64
+
+import numpy as np
+
+FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
+TEXT = "#1f2933"
+MUTED = "#616e7c"
+GRID = "#e4e7eb"
+PAPER = "#ffffff"
+UNCHECKED = "#eef0f3"  # background behind heatmap cells that hold no value
+
+# series colours (colour-blind safe, Okabe-Ito)
+BLUE = "#0072b2"
+ORANGE = "#e69f00"
+GREEN = "#009e73"
+VERMILION = "#d55e00"
+PURPLE = "#cc79a7"
+GREY = "#7b8794"
+
+# weights: diverging, blue negative, white zero, red positive
+DIVERGING = [
+    [0.0, "#053061"],
+    [0.15, "#2166ac"],
+    [0.3, "#4393c3"],
+    [0.42, "#d1e5f0"],
+    [0.5, "#f7f7f7"],
+    [0.58, "#fddbc7"],
+    [0.7, "#d6604d"],
+    [0.85, "#b2182b"],
+    [1.0, "#67001f"],
+]
+
+# relative error on a log10 axis from 1e-12 to 1e0; the colour changes where the
+# notebook's rule of thumb changes its judgement (1e-7, 1e-4, 1e-2)
+REL_ERROR_RANGE = (-12.0, 0.0)
+REL_ERROR_SCALE = [
+    [0.0, "#1a7f4b"],
+    [5 / 12, "#8cc56d"],  # 1e-7: still "correct"
+    [8 / 12, "#fee08b"],  # 1e-4: acceptable only near kinks
+    [10 / 12, "#f46d43"],  # 1e-2: probably wrong
+    [1.0, "#a50026"],
+]
+
+VERDICT_COLOURS = {
+    "correct": "#1a7f4b",
+    "acceptable": "#8a6d00",
+    "suspicious": "#c2410c",
+    "wrong": "#b91c1c",
+}
+
+
+def base_layout(**overrides) -> dict:
+    """Layout keys every figure starts from (white, system font, small margins)."""
+    layout = dict(
+        font=dict(family=FONT, size=13, color=TEXT),
+        paper_bgcolor=PAPER,
+        plot_bgcolor=PAPER,
+        margin=dict(l=48, r=16, t=28, b=40),
+        hoverlabel=dict(font=dict(family=FONT, size=13)),
+        showlegend=False,
+    )
+    layout.update(overrides)
+    return layout
+
+
+def axis(**overrides) -> dict:
+    """A plain axis: light grid, no zero line, muted ticks."""
+    ax = dict(gridcolor=GRID, zeroline=False, linecolor=GRID, tickfont=dict(color=MUTED), automargin=True)
+    ax.update(overrides)
+    return ax
+
+
+_TYPED = {
+    np.dtype("float32"): "f4",
+    np.dtype("float64"): "f8",
+    np.dtype("int8"): "i1",
+    np.dtype("uint8"): "u1",
+    np.dtype("int16"): "i2",
+    np.dtype("int32"): "i4",
+}
+
+
+def typed_array(values, dtype="float32") -> dict:
+    """plotly.js's typed-array spec (``{"dtype", "bdata", "shape"}``) for a Patch.
+
+    Figures built from numpy arrays are encoded like this by plotly.py; a Patch
+    is not, so a Patch that assigns arrays would otherwise send long decimal
+    lists. NaN stays NaN (a gap in a heatmap)."""
+    arr = np.ascontiguousarray(values, dtype=dtype)
+    spec = {"dtype": _TYPED[arr.dtype], "bdata": base64.b64encode(arr.tobytes()).decode("ascii")}
+    if arr.ndim > 1:
+        spec["shape"] = ", ".join(str(d) for d in arr.shape)
+    return spec
