@@ -11,6 +11,7 @@ whole figures, and no rebuilding of layouts.
 from __future__ import annotations
 
 import time
+import traceback
 
 import dash
 from dash import Input, Output, State, ctx, html, no_update
@@ -48,10 +49,18 @@ def compute_views(values: dict, weights: dict | None, drawn: str | None, full: b
     from the data cache): heatmap, scatter, check summary, summary cards, alert,
     drawn-marker. Raises ValueError for a bad value."""
     t0 = time.perf_counter()
-    data = session.data_choice(values["dataset"], values["train_size"], values["test_size"], values["preprocessing"])
-    loss = session.loss_choice(values["loss"], values["reg"], values["reg_mode"], values["reg_bias"], values["delta"])
+    data = session.data_choice(
+        values["dataset"], values["train_size"], values["test_size"], values["preprocessing"]
+    )
+    loss = session.loss_choice(
+        values["loss"], values["reg"], values["reg_mode"], values["reg_bias"], values["delta"]
+    )
     check = session.check_choice(
-        values["gc_samples"], values["gc_h"], values["gc_method"], values["gc_entries"], values["gc_subset"],
+        values["gc_samples"],
+        values["gc_h"],
+        values["gc_method"],
+        values["gc_entries"],
+        values["gc_subset"],
         values.get("gc_bug"),
     )
     prep = session.prepared(data)
@@ -89,19 +98,50 @@ def compute_views(values: dict, weights: dict | None, drawn: str | None, full: b
     State(ids.GC_DRAWN_STORE, "data"),
 )
 def recompute(
-    dataset, train_size, test_size, preprocessing, loss, delta, reg, reg_mode, reg_bias,
-    gc_samples, gc_h, gc_method, gc_entries, gc_subset, gc_bug, weights, drawn,
+    dataset,
+    train_size,
+    test_size,
+    preprocessing,
+    loss,
+    delta,
+    reg,
+    reg_mode,
+    reg_bias,
+    gc_samples,
+    gc_h,
+    gc_method,
+    gc_entries,
+    gc_subset,
+    gc_bug,
+    weights,
+    drawn,
 ):
     """Loss, gradient and check for the current controls and weights. A bad
     value shows as a message; the previous results stay on the page."""
     values = dict(
-        dataset=dataset, train_size=train_size, test_size=test_size, preprocessing=preprocessing, loss=loss,
-        delta=delta, reg=reg, reg_mode=reg_mode, reg_bias=reg_bias, gc_samples=gc_samples, gc_h=gc_h,
-        gc_method=gc_method, gc_entries=gc_entries, gc_subset=gc_subset, gc_bug=gc_bug,
+        dataset=dataset,
+        train_size=train_size,
+        test_size=test_size,
+        preprocessing=preprocessing,
+        loss=loss,
+        delta=delta,
+        reg=reg,
+        reg_mode=reg_mode,
+        reg_bias=reg_bias,
+        gc_samples=gc_samples,
+        gc_h=gc_h,
+        gc_method=gc_method,
+        gc_entries=gc_entries,
+        gc_subset=gc_subset,
+        gc_bug=gc_bug,
     )
     triggers = set(ctx.triggered_prop_ids.values()) if ctx.triggered_id else set()
     full = not triggers or bool(triggers & {ids.DATASET, ids.WEIGHTS_STORE})
     try:
         return compute_views(values, weights, drawn, full)
     except ValueError as exc:
-        return no_update, no_update, no_update, no_update, alert(str(exc)), no_update
+        message = str(exc)
+    except Exception as exc:  # noqa: BLE001 - a failure is shown on the page, the old results stay
+        traceback.print_exc()
+        message = f"Computation failed: {type(exc).__name__}: {exc}"
+    return no_update, no_update, no_update, no_update, alert(message), no_update

@@ -28,7 +28,7 @@ def field(label: str, tip: str, control, *, hint: str | None = None, cls: str = 
             html.Label(
                 className="field-label tip",
                 **{"data-tip": tip, "aria-label": f"{label}: {tip}"},
-                children=[label, html.Span("ⓘ", className="info", **{"aria-hidden": "true"})],
+                children=[label, html.Span("i", className="info", **{"aria-hidden": "true"})],
             ),
             control,
             html.Div(hint, className="field-hint") if hint else None,
@@ -116,7 +116,7 @@ PREPROCESSING_LABELS = {
 
 
 def bug_options(loss: str) -> list[dict]:
-    """"No bug" and every planted mistake that applies to ``loss``."""
+    """ "No bug" and every planted mistake that applies to ``loss``."""
     opts = [{"label": "none (the real gradient)", "value": ""}]
     opts += [{"label": b.label, "value": b.name} for b in BUGS.values() if loss in b.applies_to]
     return opts
@@ -133,7 +133,9 @@ def size_slider_props(dataset: str, n_train: int, n_test: int) -> dict:
     for name, pool, want in (("train", train_pool, n_train), ("test", test_pool, n_test)):
         choices = session.size_marks(pool)
         marks = choice_marks(choices)
-        out[name] = dict(min=min(marks), max=max(marks), marks=marks, value=_nearest_position(min(want, pool), choices))
+        out[name] = dict(
+            min=min(marks), max=max(marks), marks=marks, value=_nearest_position(min(want, pool), choices)
+        )
     return out
 
 
@@ -209,7 +211,9 @@ def sidebar(dataset_options: list[dict], d: dict = session.DEFAULTS) -> html.Asi
                             cls="choices",
                         ),
                     ),
-                    dcc.Markdown(formula_markdown(d["loss"]), id=ids.LOSS_FORMULA, mathjax=True, className="formula"),
+                    dcc.Markdown(
+                        formula_markdown(d["loss"]), id=ids.LOSS_FORMULA, mathjax=True, className="formula"
+                    ),
                     field(
                         "Margin Δ",
                         "The margin the hinge losses ask the correct class to win by. Softmax has no margin.",
@@ -244,7 +248,11 @@ def sidebar(dataset_options: list[dict], d: dict = session.DEFAULTS) -> html.Asi
                         html.Div(
                             className="inline-row",
                             children=[
-                                radio(ids.REG_MODE, [{"label": MODE_LABELS[m], "value": m} for m in REG_MODES], d["reg_mode"]),
+                                radio(
+                                    ids.REG_MODE,
+                                    [{"label": MODE_LABELS[m], "value": m} for m in REG_MODES],
+                                    d["reg_mode"],
+                                ),
                                 dcc.Checklist(
                                     id=ids.REG_BIAS,
                                     options=[{"label": "include bias", "value": "bias"}],
@@ -272,11 +280,22 @@ def sidebar(dataset_options: list[dict], d: dict = session.DEFAULTS) -> html.Asi
                             field(
                                 "Seed",
                                 "Seeds the initial weights and the order of the training minibatches.",
-                                dcc.Input(id=ids.SEED, type="number", value=d["seed"], min=0, step=1, debounce=True,
-                                          className="input input-short"),
+                                dcc.Input(
+                                    id=ids.SEED,
+                                    type="number",
+                                    value=d["seed"],
+                                    min=0,
+                                    step=1,
+                                    debounce=True,
+                                    className="input input-short",
+                                ),
                                 cls="field-inline",
                             ),
-                            button(ids.RESET_BUTTON, "Reset weights", tip="Start again from freshly initialized weights"),
+                            button(
+                                ids.RESET_BUTTON,
+                                "Reset weights",
+                                tip="Start again from freshly initialized weights",
+                            ),
                         ],
                     ),
                 ],
@@ -287,7 +306,9 @@ def sidebar(dataset_options: list[dict], d: dict = session.DEFAULTS) -> html.Asi
                     field(
                         "Learning rate",
                         "Step size of minibatch SGD (momentum 0.9), on a log scale. Too large and the loss diverges.",
-                        log_slider(ids.LR, *session.LR_RANGE, float(np.log10(d["lr"])), LR_MARKS, "linclsPow10"),
+                        log_slider(
+                            ids.LR, *session.LR_RANGE, float(np.log10(d["lr"])), LR_MARKS, "linclsPow10"
+                        ),
                     ),
                     field(
                         "Batch size",
@@ -308,8 +329,15 @@ def sidebar(dataset_options: list[dict], d: dict = session.DEFAULTS) -> html.Asi
                     html.Div(
                         className="button-row",
                         children=[
-                            button(ids.TRAIN_BUTTON, "Train", primary=True, tip="Train from the current weights"),
-                            button(ids.STOP_BUTTON, "Stop", disabled=True, tip="Stop and keep the weights learned so far"),
+                            button(
+                                ids.TRAIN_BUTTON, "Train", primary=True, tip="Train from the current weights"
+                            ),
+                            button(
+                                ids.STOP_BUTTON,
+                                "Stop",
+                                disabled=True,
+                                tip="Stop and keep the weights learned so far",
+                            ),
                         ],
                     ),
                     html.Progress(id=ids.TRAIN_PROGRESS, value="0", max="1", className="progress"),
@@ -322,7 +350,9 @@ def sidebar(dataset_options: list[dict], d: dict = session.DEFAULTS) -> html.Asi
                     field(
                         "Samples",
                         "How many training samples the numeric gradient is computed on.",
-                        choice_slider(ids.GC_SAMPLES, session.GC_SAMPLE_SIZES, d["gc_samples"], updatemode="drag"),
+                        choice_slider(
+                            ids.GC_SAMPLES, session.GC_SAMPLE_SIZES, d["gc_samples"], updatemode="drag"
+                        ),
                     ),
                     html.Div(
                         className="inline-row",
@@ -330,15 +360,24 @@ def sidebar(dataset_options: list[dict], d: dict = session.DEFAULTS) -> html.Asi
                             field(
                                 "Step h",
                                 "The finite-difference step: (L(w+h) − L(w−h)) / 2h. Try 1e-2 or 1e-9.",
-                                dcc.Input(id=ids.GC_H, type="number", value=d["gc_h"], step="any", debounce=True,
-                                          className="input input-short"),
+                                dcc.Input(
+                                    id=ids.GC_H,
+                                    type="number",
+                                    value=d["gc_h"],
+                                    step="any",
+                                    debounce=True,
+                                    className="input input-short",
+                                ),
                                 cls="field-inline",
                             ),
                             field(
                                 "Differences",
                                 "central: error ~h²; forward: (L(w+h) − L(w)) / h, error ~h.",
-                                radio(ids.GC_METHOD, [{"label": m, "value": m} for m in ("central", "forward")],
-                                      d["gc_method"]),
+                                radio(
+                                    ids.GC_METHOD,
+                                    [{"label": m, "value": m} for m in ("central", "forward")],
+                                    d["gc_method"],
+                                ),
                                 cls="field-inline",
                             ),
                         ],
@@ -351,7 +390,10 @@ def sidebar(dataset_options: list[dict], d: dict = session.DEFAULTS) -> html.Asi
                                 "Check every entry of W, or a random subset of them.",
                                 radio(
                                     ids.GC_ENTRIES,
-                                    [{"label": "all", "value": "all"}, {"label": "random", "value": "random"}],
+                                    [
+                                        {"label": "all", "value": "all"},
+                                        {"label": "random", "value": "random"},
+                                    ],
                                     d["gc_entries"],
                                 ),
                                 cls="field-inline",
@@ -359,9 +401,16 @@ def sidebar(dataset_options: list[dict], d: dict = session.DEFAULTS) -> html.Asi
                             field(
                                 "How many",
                                 "Size of the random subset of entries.",
-                                dcc.Input(id=ids.GC_SUBSET, type="number", value=d["gc_subset"], min=1, step=1,
-                                          debounce=True, disabled=d["gc_entries"] == "all",
-                                          className="input input-short"),
+                                dcc.Input(
+                                    id=ids.GC_SUBSET,
+                                    type="number",
+                                    value=d["gc_subset"],
+                                    min=1,
+                                    step=1,
+                                    debounce=True,
+                                    disabled=d["gc_entries"] == "all",
+                                    className="input input-short",
+                                ),
                                 cls="field-inline",
                             ),
                         ],

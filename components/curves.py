@@ -19,9 +19,9 @@ from core.losses import LOSSES
 TRACES = (
     ("loss", "total loss", theme.TEXT, "solid", "y"),
     ("data_loss", "data loss", theme.ORANGE, "solid", "y"),
-    ("reg_loss", "regularization", theme.GREEN, "dash", "y"),
-    ("train_acc", "train accuracy", theme.BLUE, "solid", "y2"),
-    ("val_acc", "validation accuracy", theme.VERMILION, "dash", "y2"),
+    ("reg_loss", "reg. loss", theme.GREEN, "dash", "y"),
+    ("train_acc", "train acc.", theme.BLUE, "solid", "y2"),
+    ("val_acc", "validation acc.", theme.VERMILION, "dash", "y2"),
 )
 
 
@@ -75,21 +75,23 @@ def curves_figure(history: dict | None, loss: str, n_classes: int, delta: float)
                 font=dict(size=15, color=theme.MUTED),
             )
         )
-    top = max(value * 1.15, float(np.nanmax(cols["loss"])) * 1.05 if not empty else 0.0)
     fig = go.Figure(
         data=traces,
         layout=theme.base_layout(
             showlegend=True,
             legend=dict(orientation="h", x=0, y=1.02, yanchor="bottom", font=dict(size=12)),
             margin=dict(l=56, r=12, t=36, b=40),
-            xaxis=theme.axis(title=dict(text="training step"), anchor="y2", rangemode="tozero"),
+            xaxis=theme.axis(
+                title=dict(text="training step"), anchor="y2", rangemode="tozero", showticklabels=not empty
+            ),
             yaxis=theme.axis(
                 domain=[0.42, 1.0],
                 title=dict(text=f"loss ({label.split(' (')[0]})" if len(label) < 40 else "loss"),
                 rangemode="tozero",
-                range=[0, top] if empty else None,
             ),
-            yaxis2=theme.axis(domain=[0.0, 0.3], title=dict(text="accuracy"), range=[0, 1.02], tickformat=".0%"),
+            yaxis2=theme.axis(
+                domain=[0.0, 0.3], title=dict(text="accuracy"), range=[0, 1.02], tickformat=".0%"
+            ),
             shapes=[
                 dict(
                     type="line",
@@ -113,9 +115,15 @@ def curves_figure(history: dict | None, loss: str, n_classes: int, delta: float)
 def sanity_annotation(loss: str, n_classes: int, delta: float) -> dict:
     """The label of the sanity line, e.g. "expected at start: ln 10 ≈ 2.303"."""
     value, how = initial_loss_text(loss, n_classes, delta)
-    sign = "≈" if loss == "softmax" else "="
+    number = f"{value:.4g}"
+    if not how:
+        text = f"expected at start: {number}"
+    elif how.endswith(f"= {number}") or how.endswith(f"Δ = {session.fmt_sci(delta)}") and value == delta:
+        text = f"expected at start: {how}"
+    else:
+        text = f"expected at start: {how} {'≈' if loss == 'softmax' else '='} {number}"
     return dict(
-        text=f"expected at start: {how} {sign} {value:.4g}",
+        text=text,
         x=1.0,
         xref="x domain",
         y=value,
@@ -129,8 +137,7 @@ def sanity_annotation(loss: str, n_classes: int, delta: float) -> dict:
 
 def curves_patch(history: dict, loss: str, n_classes: int, delta: float) -> Patch:
     """The five curves of :func:`curves_figure` replaced with ``history``
-    (float32 typed arrays), the "press Train" hint removed and the loss axis
-    left to autorange."""
+    (float32 typed arrays) and the "press Train" hint removed."""
     cols = session.history_arrays(history)
     p = Patch()
     x = theme.typed_array(cols["step"])
@@ -138,8 +145,7 @@ def curves_patch(history: dict, loss: str, n_classes: int, delta: float) -> Patc
         p["data"][i]["x"] = x
         p["data"][i]["y"] = theme.typed_array(cols[key])
     p["layout"]["annotations"] = [sanity_annotation(loss, n_classes, delta)]
-    p["layout"]["yaxis"]["range"] = None
-    p["layout"]["yaxis"]["autorange"] = True
+    p["layout"]["xaxis"]["showticklabels"] = True
     return p
 
 

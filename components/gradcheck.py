@@ -132,7 +132,14 @@ def _scatter_parts(result):
 
 def _diagonal(lo: float, hi: float) -> dict:
     return dict(
-        type="line", xref="x", yref="y", x0=lo, y0=lo, x1=hi, y1=hi, layer="below",
+        type="line",
+        xref="x",
+        yref="y",
+        x0=lo,
+        y0=lo,
+        x1=hi,
+        y1=hi,
+        layer="below",
         line=dict(color=theme.GREY, width=1, dash="dot"),
     )
 
@@ -257,13 +264,19 @@ def layout() -> html.Section:
             html.Div(
                 className="gc-grid",
                 children=[
-                    dcc.Graph(id=ids.GC_HEATMAP, config={"displayModeBar": False}, className="graph graph-gc-heatmap"),
+                    dcc.Graph(
+                        id=ids.GC_HEATMAP,
+                        config={"displayModeBar": False},
+                        className="graph graph-gc-heatmap",
+                    ),
                     html.Div(
                         className="gc-side",
                         children=[
                             html.Div(id=ids.GC_SUMMARY, className="gc-summary"),
                             dcc.Graph(
-                                id=ids.GC_SCATTER, config={"displayModeBar": False}, className="graph graph-gc-scatter"
+                                id=ids.GC_SCATTER,
+                                config={"displayModeBar": False},
+                                className="graph graph-gc-scatter",
                             ),
                         ],
                     ),

@@ -61,7 +61,10 @@ def serve() -> html.Div:
                             html.Div(
                                 className="alerts",
                                 children=[
-                                    html.Div(id=ids.ALERT_DATA, children=analysis.alert(data_error) if data_error else None),
+                                    html.Div(
+                                        id=ids.ALERT_DATA,
+                                        children=analysis.alert(data_error) if data_error else None,
+                                    ),
                                     html.Div(id=ids.ALERT_COMPUTE),
                                     html.Div(id=ids.ALERT_TRAIN),
                                 ],

@@ -223,12 +223,13 @@ def dataset_options() -> tuple[list[dict], str | None]:
         avail = core_data.available_datasets(data_dir())
     except ValueError as exc:
         error = f"Data folder not used: {exc}"
-        avail = core_data.available_datasets("")  # built-in (and Fashion-MNIST when installed)
-        avail = {k: v for k, v in avail.items() if not k.startswith("data:")}
+        avail = {core_data.BUILTIN: None}  # what needs no folder: the built-in sample and Fashion-MNIST
+        if core_data.FASHION_MNIST_DIR.is_dir():
+            avail[core_data.FASHION_MNIST] = str(core_data.FASHION_MNIST_DIR)
     options = []
     for key in avail:
         try:
-            label = core_data.dataset_label(key)
+            label = "MNIST sample (built in)" if key == core_data.BUILTIN else core_data.dataset_label(key)
         except ValueError:
             label = key
         options.append({"label": label, "value": key})
@@ -287,7 +288,11 @@ def decode_weights(payload: dict | None) -> np.ndarray | None:
 
 def weights_fit(payload: dict | None, dataset: str, shape: tuple[int, int]) -> bool:
     """Does the stored W belong to this dataset and have this (D+1, C) shape?"""
-    return bool(payload) and payload.get("dataset") == dataset and tuple(payload.get("shape", ())) == tuple(shape)
+    return (
+        bool(payload)
+        and payload.get("dataset") == dataset
+        and tuple(payload.get("shape", ())) == tuple(shape)
+    )
 
 
 def initial_weights(dataset: str, init: str, seed) -> dict:

@@ -16,12 +16,16 @@ def _pct(x: float) -> str:
     return "–" if x is None or not math.isfinite(x) else f"{100 * x:.1f}%"
 
 
-def _num(x: float) -> str:
+def _num(x: float, digits: int = 4) -> str:
+    """Four significant digits, trailing zeros kept (2.300 next to ln 10 = 2.303)."""
     if x is None or not math.isfinite(x):
         return "–"
-    if x != 0 and (abs(x) < 1e-3 or abs(x) >= 1e5):
-        return f"{x:.2e}"
-    return f"{x:.4g}"
+    if x == 0:
+        return "0"
+    if abs(x) < 1e-3 or abs(x) >= 1e5:
+        m, e = f"{x:.{max(digits - 3, 1)}e}".split("e")
+        return f"{m}e{int(e)}"
+    return f"{x:#.{digits}g}".rstrip(".")
 
 
 def card(card_id: str, label: str, value: str, detail: str, tip: str) -> html.Div:
@@ -45,7 +49,7 @@ def cards(a: session.Analysis | None, loss: session.LossChoice | None = None) ->
             card(ids.SUMMARY_LOSS, "Loss", "…", "computing", ""),
             card(ids.SUMMARY_TRAIN_ACC, "Train accuracy", "…", "", ""),
             card(ids.SUMMARY_TEST_ACC, "Test accuracy", "…", "", ""),
-            card(ids.SUMMARY_SIZES, "Data", "…", "", ""),
+            card(ids.SUMMARY_SIZES, "Train / test", "…", "", ""),
             card(ids.SUMMARY_TIME, "Last computation", "…", "", ""),
         ]
     reg = f"λ = {session.fmt_sci(loss.reg)}" if loss else ""
@@ -54,7 +58,7 @@ def cards(a: session.Analysis | None, loss: session.LossChoice | None = None) ->
             ids.SUMMARY_LOSS,
             "Loss",
             _num(a.loss),
-            f"data {_num(a.data_loss)} + reg. {_num(a.reg_loss)}",
+            f"data {_num(a.data_loss)} + reg {session.fmt_sci(a.reg_loss)}",
             f"Total loss on all {a.n_train:,} training samples at the current weights: the mean data loss plus "
             f"the regularization penalty ({reg}). Gradient norm ‖∂L/∂W‖ = {_num(a.grad_norm)}.",
         ),
@@ -74,9 +78,9 @@ def cards(a: session.Analysis | None, loss: session.LossChoice | None = None) ->
         ),
         card(
             ids.SUMMARY_SIZES,
-            "Data",
+            "Train / test",
             f"{session.short_count(a.n_train)} / {session.short_count(a.n_test)}",
-            f"train / test · D = {a.n_features:,} · C = {a.n_classes}",
+            f"{a.n_features:,} px · {a.n_classes} classes",
             f"{a.n_train:,} training, {a.n_val:,} validation and {a.n_test:,} test images; "
             f"D pixels per image, C classes; W has (D+1) × C = {(a.n_features + 1) * a.n_classes:,} entries.",
         ),

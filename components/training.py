@@ -39,7 +39,9 @@ WATCH_SECONDS = 5.0  # "watch" pace: a short run is slowed to last about this lo
 MAX_RECORDS = 400  # logged steps per run (each one measures accuracies)
 
 
-def train_config(loss: session.LossChoice, lr_pos, batch_pos, epochs_pos, init, seed, n_train: int) -> TrainConfig:
+def train_config(
+    loss: session.LossChoice, lr_pos, batch_pos, epochs_pos, init, seed, n_train: int
+) -> TrainConfig:
     """The TrainConfig for the sidebar's values; logging sized to about :data:`MAX_RECORDS` records."""
     lr = session.pow10(lr_pos, "learning rate")
     batch = session.size_from_slider(batch_pos, "batch size")
@@ -137,8 +139,26 @@ def newest(*snapshots) -> dict | None:
     prevent_initial_call=True,
 )
 def train_job(
-    set_progress, n_clicks, dataset, train_size, test_size, preprocessing, loss, delta, reg, reg_mode, reg_bias,
-    init, seed, lr, batch, epochs, pace, weights, history, _session,
+    set_progress,
+    n_clicks,
+    dataset,
+    train_size,
+    test_size,
+    preprocessing,
+    loss,
+    delta,
+    reg,
+    reg_mode,
+    reg_bias,
+    init,
+    seed,
+    lr,
+    batch,
+    epochs,
+    pace,
+    weights,
+    history,
+    _session,
 ):
     """Minibatch SGD from the current weights, streaming snapshots (see the module docstring)."""
     run = int(n_clicks or 0)
@@ -186,7 +206,9 @@ def train_job(
         return snap
 
     try:
-        it = train_steps(prep.X_train, prep.y_train, cfg, W0=W, X_val=prep.X_val, y_val=prep.y_val, n_classes=C)
+        it = train_steps(
+            prep.X_train, prep.y_train, cfg, W0=W, X_val=prep.X_val, y_val=prep.y_val, n_classes=C
+        )
         n_steps = it.n_steps
         if pace == "watch":
             per_step = WATCH_SECONDS / n_steps
@@ -267,4 +289,3 @@ def reset_weights(_clicks, init, seed, dataset, running):
         return session.initial_weights(dataset, init, seed), None, None
     except ValueError as exc:
         return no_update, no_update, alert(f"Weights not reset: {exc}")
-
