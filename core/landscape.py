@@ -356,8 +356,12 @@ def slice_1d(
     W's shape used as given. Returns a DataFrame with columns ``alpha, loss,
     data_loss, reg_loss`` (``loss = data_loss + reg_loss``); for odd ``steps``
     the middle row has alpha exactly 0 and the loss at W. ``attrs`` holds
-    ``direction`` (the (D+1, C) array used) and ``fallback`` (a list of
-    notes, empty unless a fallback of the module docstring applied).
+    plain values only (so ``pd.concat`` of slices works): ``direction``
+    ("gradient", "random" or "array"), ``direction_norm`` (its Frobenius
+    norm) and ``fallback`` (a list of notes, empty unless a fallback of the
+    module docstring applied). The direction array itself is
+    ``directions(name, W, X, y, reg, kind=(direction, "random"), seed=seed,
+    ...same options)[0]``.
     """
     W, X, y = _check_inputs(name, W, X, y)
     reg, delta, reg_mode, reg_bias = _check_options(reg, delta, reg_mode, reg_bias)
@@ -375,7 +379,8 @@ def slice_1d(
     data = _data_losses(name, S0, S1, None, y, alpha, zeros, delta)
     pen = _penalty(W, D, None, alpha, zeros, reg, reg_mode, reg_bias)
     df = pd.DataFrame({"alpha": alpha, "loss": data + pen, "data_loss": data, "reg_loss": pen})
-    df.attrs["direction"] = D
+    df.attrs["direction"] = direction if isinstance(direction, str) else "array"
+    df.attrs["direction_norm"] = float(np.linalg.norm(D))
     df.attrs["fallback"] = notes
     return df
 
