@@ -18,12 +18,13 @@ Two ways to get a finite-difference ("numeric") gradient:
     (no cancellation when ``p_y -> 1``). That function of ``t`` is the
     cumulant-generating function of a Bernoulli(``p_j``) variable, whose Taylor
     coefficients are the Bernoulli cumulants; it is analytic in ``|t| < pi``
-    and bounded by 2 on ``|t| = 2`` (checked in the tests), so where
-    ``|t| <= 0.2`` the series, truncated where its Cauchy tail bound drops
-    below 2^-60 of the first-order term, *is* the exact difference to rounding,
-    and each order is one matrix product over all entries. Samples with larger
-    ``|t|`` (large h or features) get the log1p/expm1 formula element by
-    element.
+    and bounded by 2 on ``|t| = 2`` (checked in the tests), so for small
+    ``|t|`` the series, truncated where its Cauchy tail bound drops below
+    2^-60 of the first-order term, *is* the exact difference to rounding, and
+    each order is one matrix product over all entries. Samples with larger
+    ``|t|`` (large h or features; the series is used up to 0.2, the split
+    chosen by a cost estimate) get the log1p/expm1 formula element by
+    element, as ``u + log1p(q expm1(-u))`` where ``p e^u`` would overflow.
   - hinge family: the loss is piecewise linear in ``t``; each sample is linear
     (one matrix product for all entries) unless a kink lies within ``|t|`` of
     zero, and only those samples are corrected element by element with the
@@ -43,14 +44,17 @@ against round-off, the V shape). :data:`BUGS` / :func:`buggy_loss_and_grad`
 inject classic gradient mistakes for teaching.
 
 Verdict bands (``e`` = ``||a - n|| / ||a + n||`` over the checked entries, the
-notebook's figure; "explained" = every entry's mismatch is within what kinks
-crossed by the step, or for forward differences the O(h) truncation measured
-against central differences, can produce, up to 1e-7 of the gradient's size):
+notebook's figure). A mismatch is "explained" when every entry's ``|a - n|``
+is within the finite-difference error of the chosen h, ``|n - n_ref|`` with
+``n_ref`` the fast path's central quotient at ``REFERENCE_H`` = 1e-9 (free of
+truncation and round-off), plus what the hinge kinks crossed by the step can
+move a quotient (``kink_bound``), up to 1e-7 of ``||a + n||``:
 
 * ``correct``    -- ``e <= 1e-7``.
-* ``acceptable`` -- ``1e-7 < e <= 1e-4`` and the mismatch is explained.
-* ``suspicious`` -- ``1e-7 < e <= 1e-2`` and not explained, or ``e > 1e-4`` even
-  though explained (the step straddles too many kinks: use a smaller ``h``).
+* ``acceptable`` -- ``1e-7 < e <= 1e-4`` and explained (kinks, truncation of
+  forward / central differences, or the black box's round-off).
+* ``suspicious`` -- ``1e-7 < e <= 1e-2`` and not explained, or ``e > 1e-4``
+  although explained (the step is too large to trust: use a smaller h).
 * ``wrong``      -- ``e > 1e-2`` and not explained, or any non-finite value.
 """
 
@@ -72,6 +76,7 @@ __all__ = [
     "CORRECT_TOL",
     "METHODS",
     "PARTS",
+    "REFERENCE_H",
     "VERDICTS",
     "WRONG_TOL",
     "Bug",
@@ -96,10 +101,10 @@ WRONG_TOL = 1e-2
 #: verdict -> band (see the module docstring for the exact rule).
 VERDICTS: dict[str, str] = {
     "correct": "relative error <= 1e-7",
-    "acceptable": "1e-7 < relative error <= 1e-4, and kinks crossed by the step "
-    "(or forward differences' O(h) truncation) explain the mismatch",
+    "acceptable": "1e-7 < relative error <= 1e-4, all of it explained by kinks crossed by the step "
+    "or by the step's truncation / round-off",
     "suspicious": "1e-7 < relative error <= 1e-2 without such an explanation, or above 1e-4 even with one",
-    "wrong": "relative error > 1e-2 not explained by kinks, or non-finite values",
+    "wrong": "relative error > 1e-2 not explained by kinks or the step, or non-finite values",
 }
 
 #: step of the reference derivative (fast path, central) that the verdict
@@ -317,6 +322,28 @@ def _series_terms(r: float) -> int:
     return max(1, math.ceil(math.log(target) / math.log(x)) - 1)
 
 
+def _series_cutoff(r: np.ndarray, n_cols: int, n_feats: int, n_dirs: int) -> float:
+    """Largest |t| per sample handled by the softmax series; the others go element-wise.
+
+    The series costs about M(cutoff) passes over all N x F entries (a power and
+    a matrix product each), the element-wise formula one log1p per sample,
+    column, feature and direction. Picks the cheaper split, never above
+    ``_SERIES_R_LIMIT``.
+    """
+    limit = _SERIES_R_LIMIT
+    if r.size == 0 or r.max() <= 1e-3:
+        return limit
+    candidates = np.unique(np.concatenate([np.quantile(r, np.linspace(0, 1, 33)), [limit]]))
+    candidates = candidates[candidates <= limit]
+    best, best_cost = -1.0, r.size * n_cols * n_dirs * 5.0  # everything element-wise
+    for c in candidates:
+        n_direct = int((r > c).sum())
+        cost = _series_terms(float(c)) * r.size + n_direct * n_cols * n_dirs * 5.0
+        if cost < best_cost:
+            best, best_cost = float(c), cost
+    return best
+
+
 class _Acc:
     """Accumulates per-entry loss differences D(+h) and D(-h) of a block.
 
@@ -384,7 +411,7 @@ class _Model:
     def rowmax(self) -> np.ndarray:
         """max_i |Xb[n, i]| over all features and the bias (1)."""
         if self._rowmax is None:
-            r = np.abs(self.X).max(axis=1) if self.X.shape[1] else np.zeros(self.N)
+            r = np.maximum(self.X.max(axis=1), -self.X.min(axis=1)) if self.X.shape[1] else np.zeros(self.N)
             self._rowmax = np.maximum(r, 1.0)
         return self._rowmax
 
@@ -463,10 +490,9 @@ class _Model:
                 self._hinge_corrections(acc, js, Xf, rmax, h)
         return acc.result()
 
-    def _softmax_block(self, acc, js, Xf, rmax, h, r_limit=None):
-        r_limit = _SERIES_R_LIMIT if r_limit is None else r_limit
+    def _softmax_block(self, acc, js, Xf, rmax, h):
         r = h * rmax
-        direct = r > r_limit
+        direct = r > _series_cutoff(r, len(js), Xf.shape[1], len(acc.directions))
         series = ~direct
         if series.any():
             M = _series_terms(float(r[series].max()))
@@ -650,9 +676,18 @@ def _blocks(X: np.ndarray, ents: np.ndarray, C: int, rowmax_all: Callable[[], np
         yield np.array([j]), Xf, rmax, pos[feats, j][None, :]
 
 
+def _unique_entries(ents: np.ndarray, C: int):
+    """Sorted distinct entries and the map back (skips the sort when already so)."""
+    flat = ents[:, 0] * C + ents[:, 1]
+    if flat.size < 2 or (np.diff(flat) > 0).all():
+        return ents, np.arange(len(ents))
+    u, inv = np.unique(flat, return_inverse=True)
+    return np.stack(np.divmod(u, C), axis=1), inv.reshape(-1)
+
+
 def _data_differences(model: _Model, ents: np.ndarray, h: float, need: str):
     """Per entry (K,): odd part, D(+h) and D(-h) of the *mean* data loss."""
-    ents, inv = np.unique(ents, axis=0, return_inverse=True)
+    ents, inv = _unique_entries(ents, model.C)
     K = ents.shape[0]
     odd, dp, dm = np.zeros(K), np.zeros(K), np.zeros(K)
     for js, Xf, rmax, pos in _blocks(model.X, ents, model.C, lambda: model.rowmax):
@@ -661,13 +696,11 @@ def _data_differences(model: _Model, ents: np.ndarray, h: float, need: str):
         odd[pos[sel]] = o[sel]
         dp[pos[sel]] = p[sel]
         dm[pos[sel]] = m[sel]
-    inv = inv.reshape(-1)
     return odd[inv] / model.N, dp[inv] / model.N, dm[inv] / model.N
 
 
 def _kink_info(model: _Model, ents: np.ndarray, h: float):
-    ents, inv = np.unique(ents, axis=0, return_inverse=True)
-    inv = inv.reshape(-1)
+    ents, inv = _unique_entries(ents, model.C)
     K = ents.shape[0]
     counts, bound = np.zeros(K, dtype=np.int64), np.zeros(K)
     if model.smooth:
