@@ -185,6 +185,9 @@ def _directions(name, W, X, y, reg, kinds, seed, normalization, unit_scale, delt
     notes: list[str] = []
     out = []
     for k, kind in enumerate(kinds):
+        if kind is None:  # slot not needed (the 1-D slice)
+            out.append(None)
+            continue
         if not isinstance(kind, str):
             D = np.array(kind, dtype=np.float64)  # a copy: callers keep theirs
             if D.shape != W.shape:
@@ -368,7 +371,7 @@ def slice_1d(
     span, steps = _check_grid(span, steps, MAX_STEPS_1D)
     if isinstance(direction, str) and direction not in DIRECTION_KINDS:
         raise ValueError(f"direction must be one of {DIRECTION_KINDS} or an array, not {direction!r}")
-    kinds = (direction, "random")
+    kinds = (direction, None)
     D, _, notes = _directions(
         name, W, X, y, reg, kinds, seed, normalization, unit_scale, delta, reg_mode, reg_bias
     )

@@ -12,6 +12,20 @@ from core import data, explain, losses
 from core.losses import LOSSES, loss_parts
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_blas_thread():
+    """One BLAS thread, as app.py runs (OPENBLAS_NUM_THREADS=1): these tests make
+    many small matrix products, which threaded OpenBLAS slows down many times
+    on a busy machine. The results do not depend on it."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # optional: without it the tests are just slower
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
 @pytest.fixture(scope="module")
 def prepared():
     return data.prepare(data.load_builtin(), n_train=200, n_test=10, mode="standardize")
