@@ -12,10 +12,8 @@ import importlib.util
 import io
 import os
 import shutil
-import statistics
 import struct
 import threading
-import time
 import tracemalloc
 import zipfile
 import zlib
@@ -525,13 +523,12 @@ def test_data031_builtin_sample_is_prefix_of_mnist(data_full_mnist):
         assert content_md5 in readme, gz.name
 
 
-def test_data032_builtin_loads_well_under_a_second():
-    times = []
-    for _ in range(3):
-        t0 = time.perf_counter()
-        data.load_builtin.__wrapped__()
-        times.append(time.perf_counter() - t0)
-    assert statistics.median(times) < 0.5, times
+def test_data032_builtin_sample_loads_uncached_as_uint8():
+    # how fast it loads is measured in bench/bench_core.py, not asserted here
+    ds = data.load_builtin.__wrapped__()
+    assert ds is not data.load_builtin.__wrapped__()
+    assert ds.x_train.dtype == np.uint8 and ds.x_train.shape == (10_000, 28, 28)
+    assert ds.x_test.shape == (2_000, 28, 28)
 
 
 def test_data033_full_mnist_stays_uint8(data_full_mnist):

@@ -8,7 +8,6 @@ theory."""
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pandas as pd
@@ -371,7 +370,7 @@ def test_land017_unregistered_loss_uses_its_scores_fn(problem, monkeypatch):
     assert np.allclose(a, b, rtol=1e-12, atol=0)
 
 
-def test_land018_scores_computed_three_times_and_41x41_at_N1000_is_fast(monkeypatch):
+def test_land018_scores_computed_three_times_not_per_grid_point(monkeypatch):
     p = data.prepare(data.load_builtin(), n_train=1000, n_test=10)
     W = 0.001 * np.random.default_rng(0).standard_normal((p.n_features + 1, p.n_classes))
     calls = []
@@ -381,16 +380,10 @@ def test_land018_scores_computed_three_times_and_41x41_at_N1000_is_fast(monkeypa
         return losses.scores(Wm, Xm)
 
     monkeypatch.setattr(landscape, "scores", counting)
-    landscape.slice_2d("softmax", W, p.X_train, p.y_train, 1e-3, steps=41)
+    alphas, betas, L = landscape.slice_2d("softmax", W, p.X_train, p.y_train, 1e-3, steps=41)
     assert calls == [1000, 1000, 1000]  # S0, S1, S2 once each, never per grid point
-    best = math.inf
-    for _ in range(2):
-        t = time.perf_counter()
-        alphas, betas, L = landscape.slice_2d("softmax", W, p.X_train, p.y_train, 1e-3, steps=41)
-        best = min(best, time.perf_counter() - t)
     assert L.shape == (41, 41) and np.isfinite(L).all()
-    # ~0.2-0.5 s measured on a loaded 2-core VM; a per-point matrix product takes seconds
-    assert best < 2.0, best
+    # its speed is measured in bench/bench_core.py, not asserted here
 
 
 def test_land019_bad_arguments_raise_value_errors(problem):
