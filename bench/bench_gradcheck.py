@@ -94,6 +94,10 @@ NOTEBOOK = {"softmax": computeSoftmaxLoss, "hinge": computeHingeLoss}
 # --------------------------------------------------------------------------
 
 
+def _progress(msg: str) -> None:
+    print(f"[bench_gradcheck] {msg}", file=sys.stderr, flush=True)
+
+
 def _rel(a, b):
     return np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), np.finfo(float).tiny)
 
@@ -105,6 +109,7 @@ def bench_full_check(X, y, names, repeats, bb_repeats):
     W = np.random.default_rng(0).normal(size=(X.shape[1] + 1, 10)) * 1e-3
     reg = 0.1
     for name in names:
+        _progress(f"full check, {name}, N={len(y)}: fast path, then the black-box loop")
         f = loss_function(name, X, y, reg)
         fast = timeit(lambda name=name: fast_numeric_gradient(name, W, X, y, reg, H, "central"), repeats)
         slow = timeit(lambda f=f: numeric_gradient(f, W, H, "central"), bb_repeats, warmup=0)
@@ -140,6 +145,7 @@ def bench_fast_5000(X, y, names, repeats):
     rows = []
     W = np.random.default_rng(1).normal(size=(X.shape[1] + 1, 10)) * 1e-3
     for name in names:
+        _progress(f"fast path alone, {name}, N={len(y)}")
         t = timeit(lambda name=name: fast_numeric_gradient(name, W, X, y, 0.1, H, "central"), repeats)
         rows.append(
             {
@@ -179,6 +185,7 @@ def bench_loss_60000(X, y, names, repeats):
         fns[name] = lambda f=loss_fn: f(W, X, y, 0.1)
         if name in NOTEBOOK:
             fns["notebook " + name] = lambda f=NOTEBOOK[name]: f(X, y, W, 0.1)
+    _progress(f"loss + gradient, N={len(y)}: {', '.join(fns)} in interleaved rounds")
     t = interleaved(fns, repeats)
     med = {k: statistics.median(v) for k, v in t.items()}
     floor_key = min(("floor G.T@X", "floor X.T@G"), key=med.get)

@@ -322,7 +322,7 @@ def _series_terms(r: float) -> int:
     return max(1, math.ceil(math.log(target) / math.log(x)) - 1)
 
 
-def _series_cutoff(r: np.ndarray, n_cols: int, n_feats: int, n_dirs: int) -> float:
+def _series_cutoff(r: np.ndarray, n_cols: int, n_dirs: int) -> float:
     """Largest |t| per sample handled by the softmax series; the others go element-wise.
 
     The series costs about M(cutoff) passes over all N x F entries (a power and
@@ -492,7 +492,7 @@ class _Model:
 
     def _softmax_block(self, acc, js, Xf, rmax, h):
         r = h * rmax
-        direct = r > _series_cutoff(r, len(js), Xf.shape[1], len(acc.directions))
+        direct = r > _series_cutoff(r, len(js), len(acc.directions))
         series = ~direct
         if series.any():
             M = _series_terms(float(r[series].max()))
@@ -828,8 +828,8 @@ BUGS: dict[str, Bug] = {
         Bug(
             "sign-flip",
             "Sign flip",
-            "dL/dS written the wrong way round (Y - P instead of P - Y for softmax; "
-            "for the hinges, -1 where the margin pushes up and +1 where it pushes down).",
+            "The data gradient's sign is flipped: dL/dS negated (Y - P instead of P - Y for "
+            "softmax, the margin indicators with the wrong sign for the hinges).",
             _ALL,
         ),
         Bug(

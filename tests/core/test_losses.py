@@ -76,7 +76,7 @@ def test_loss002_vectorized_equals_naive_on_mnist(name, mnist_small):
 
 @pytest.mark.parametrize("options", REG_VARIANTS)
 @pytest.mark.parametrize("name", NAMES)
-def test_loss004_analytic_matches_central_differences(name, options):
+def test_loss003_analytic_matches_central_differences(name, options):
     W, X, y = make_data(5, N=25, D=6, C=4)
     h = 1e-5
     # the hinge family only away from kinks: this data has none within h
@@ -91,7 +91,7 @@ def test_loss004_analytic_matches_central_differences(name, options):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_loss005_analytic_matches_differences_on_mnist(name, mnist_small):
+def test_loss004_analytic_matches_differences_on_mnist(name, mnist_small):
     X, y = mnist_small
     W = np.random.default_rng(6).normal(size=(X.shape[1] + 1, 10)) * 1e-3
     h = 1e-7 if name == "structured-hinge" else 1e-5  # CS has near-ties of the argmax at small W
@@ -106,7 +106,7 @@ def test_loss005_analytic_matches_differences_on_mnist(name, mnist_small):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_loss006_initial_loss_for_tiny_W(name):
+def test_loss005_initial_loss_for_tiny_W(name):
     rng = np.random.default_rng(7)
     for C, delta in ((10, 1.0), (4, 0.5), (3, 2.0)):
         X = rng.normal(size=(200, 12))
@@ -121,7 +121,7 @@ def test_loss006_initial_loss_for_tiny_W(name):
 
 @pytest.mark.parametrize("options", REG_VARIANTS)
 @pytest.mark.parametrize("name", NAMES)
-def test_loss007_loss_grows_with_reg(name, options):
+def test_loss006_loss_grows_with_reg(name, options):
     W, X, y = make_data(8)
     parts = [loss_parts(name, W, X, y, reg, **options) for reg in (0.0, 0.1, 1.0, 10.0)]
     losses_ = [p.loss for p in parts]
@@ -132,7 +132,7 @@ def test_loss007_loss_grows_with_reg(name, options):
 
 
 @pytest.mark.parametrize("options", REG_VARIANTS)
-def test_loss008_reg_conventions(options):
+def test_loss007_reg_conventions(options):
     W, X, y = make_data(9)
     reg = 0.7
     R, dR = regularization(W, reg, **options)
@@ -156,7 +156,7 @@ def test_loss008_reg_conventions(options):
     assert full.reg_loss == pytest.approx(2 * half.reg_loss, rel=1e-15)
 
 
-def test_loss009_softmax_invariant_to_a_constant_score_shift():
+def test_loss008_softmax_invariant_to_a_constant_score_shift():
     W, X, y = make_data(10)
     loss, dW = get_loss("softmax")(W, X, y)
     for c in (-50.0, 3.0, 700.0, 1e4):
@@ -173,7 +173,7 @@ def test_loss009_softmax_invariant_to_a_constant_score_shift():
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_loss010_inputs_unchanged(name):
+def test_loss009_inputs_unchanged(name):
     W, X, y = make_data(11)
     W.flags.writeable = X.flags.writeable = y.flags.writeable = False  # any write raises
     Wc, Xc, yc = W.copy(), X.copy(), y.copy()
@@ -189,7 +189,7 @@ def test_loss010_inputs_unchanged(name):
         np.testing.assert_array_equal(a, b)
 
 
-def test_loss011_softmax_finite_for_huge_scores():
+def test_loss010_softmax_finite_for_huge_scores():
     rng = np.random.default_rng(12)
     for N in (5, 20000):  # 20000: P / N must not underflow either
         X = rng.normal(size=(N, 4))
@@ -206,7 +206,7 @@ def test_loss011_softmax_finite_for_huge_scores():
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_loss012_no_floating_point_warnings_on_ordinary_data(name, mnist_small):
+def test_loss011_no_floating_point_warnings_on_ordinary_data(name, mnist_small):
     X, y = mnist_small
     W = np.random.default_rng(13).normal(size=(X.shape[1] + 1, 10)) * 0.01
     with warnings.catch_warnings():
@@ -217,7 +217,7 @@ def test_loss012_no_floating_point_warnings_on_ordinary_data(name, mnist_small):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_loss013_float64_and_no_bias_column_copy(name):
+def test_loss012_float64_and_no_bias_column_copy(name):
     rng = np.random.default_rng(14)
     N, D, C = 3000, 300, 10
     X = rng.normal(size=(N, D))
@@ -236,7 +236,7 @@ def test_loss013_float64_and_no_bias_column_copy(name):
         assert p.dW.dtype == np.float64
 
 
-def test_loss014_errors():
+def test_loss013_errors():
     W, X, y = make_data(15)
     with pytest.raises(ValueError, match="unknown loss"):
         get_loss("nope")
@@ -251,7 +251,7 @@ def test_loss014_errors():
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_loss015_hinge_family_zero_loss_when_margins_met(name):
+def test_loss014_hinge_family_zero_loss_when_margins_met(name):
     """Scores that separate every sample by more than delta give zero hinge loss
     (and, for softmax, a small positive loss)."""
     N, C = 40, 4
