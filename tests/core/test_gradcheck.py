@@ -466,7 +466,11 @@ def test_gc022_notebook_setting_reproduces_error_magnitudes(name, mnist):
     W = np.random.default_rng(2018).random((X.shape[1] + 1, 10))
     res = check_gradient(name, W, X, y, 0.0, h=1e-6, method="forward", fast=False)
     assert res.n_kink_entries == 0
-    assert 1e-10 <= res.global_rel_error <= 1e-6, res.global_rel_error
+    # observed here: softmax 8.7e-8, hinge 7.9e-9 (other seeds: 1.8e-8..8.7e-8, 4.0e-9..7.9e-9);
+    # the bands are an order of magnitude around the notebook's 8.9e-8 and 4.0e-9
+    low, high = (5e-9, 5e-7) if name == "softmax" else (5e-10, 5e-8)
+    assert low <= res.global_rel_error <= high, res.global_rel_error
+    assert res.verdict == "correct"
     fast = check_gradient(name, W, X, y, 0.0, h=1e-6, method="forward")
     if name == "hinge":
         # piecewise linear, no kink within h: the exact quotient has no error at all;
