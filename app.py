@@ -45,6 +45,11 @@ app = dash.Dash(
 app.layout = page.serve
 server = app.server
 
+try:  # warm the data and figure caches, so the first visitor does not wait for them
+    page.serve()
+except Exception as _exc:  # noqa: BLE001 - never block start-up; the page reports problems itself
+    print(f"warning: warm-up failed: {_exc}", file=sys.stderr)
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -96,6 +96,7 @@ def compute_views(values: dict, weights: dict | None, drawn: str | None, full: b
     Output(ids.GC_DRAWN_STORE, "data"),
     *INPUTS,
     State(ids.GC_DRAWN_STORE, "data"),
+    prevent_initial_call=True,  # the first page comes computed (layout.serve)
 )
 def recompute(
     dataset,

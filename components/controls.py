@@ -122,8 +122,55 @@ def bug_options(loss: str) -> list[dict]:
     return opts
 
 
-def formula_markdown(loss: str) -> str:
-    return f"$${LOSSES[loss].formula}$$"
+def _sub(*parts):
+    return html.Sub(list(parts))
+
+
+_YI = ["y", _sub("i")]
+FORMULAS = {
+    # the registry's LaTeX (LossSpec.formula) as plain HTML: no 2 MB MathJax to load
+    "softmax": [
+        "L",
+        _sub("i"),
+        " = −log ( e",
+        html.Sup(["s", _sub(*_YI)]),
+        " / ∑",
+        _sub("j"),
+        " e",
+        html.Sup(["s", _sub("j")]),
+        " )",
+    ],
+    "hinge": ["L", _sub("i"), " = ∑", _sub("j≠", *_YI), " max(0, s", _sub("j"), " − s", _sub(*_YI), " + Δ)"],
+    "ova-hinge": [
+        "L",
+        _sub("i"),
+        " = ∑",
+        _sub("j"),
+        " max(0, Δ − t",
+        _sub("j"),
+        " s",
+        _sub("j"),
+        "),  t",
+        _sub("j"),
+        " = ±1",
+    ],
+    "structured-hinge": [
+        "L",
+        _sub("i"),
+        " = max(0, max",
+        _sub("j≠", *_YI),
+        " s",
+        _sub("j"),
+        " − s",
+        _sub(*_YI),
+        " + Δ)",
+    ],
+}
+
+
+def formula(loss: str) -> list:
+    """The per-sample loss of ``loss`` as HTML (the LaTeX source for a loss without an HTML form)."""
+    return FORMULAS.get(loss) or [html.Code(LOSSES[loss].formula)]
 
 
 def size_slider_props(dataset: str, n_train: int, n_test: int) -> dict:
@@ -137,6 +184,29 @@ def size_slider_props(dataset: str, n_train: int, n_test: int) -> dict:
             min=min(marks), max=max(marks), marks=marks, value=_nearest_position(min(want, pool), choices)
         )
     return out
+
+
+def initial_values(d: dict = session.DEFAULTS) -> dict:
+    """The raw values the sidebar starts with (slider positions, not sizes), keyed like
+    ``analysis.compute_views`` expects them, so the first page can be drawn on the server."""
+    sizes = size_slider_props(d["dataset"], d["n_train"], d["n_test"])
+    return dict(
+        dataset=d["dataset"],
+        train_size=sizes["train"]["value"],
+        test_size=sizes["test"]["value"],
+        preprocessing=d["preprocessing"],
+        loss=d["loss"],
+        delta=d["delta"],
+        reg=session.slider_from_reg(d["reg"]),
+        reg_mode=d["reg_mode"],
+        reg_bias=["bias"] if d["reg_bias"] else [],
+        gc_samples=_nearest_position(d["gc_samples"], session.GC_SAMPLE_SIZES),
+        gc_h=d["gc_h"],
+        gc_method=d["gc_method"],
+        gc_entries=d["gc_entries"],
+        gc_subset=d["gc_subset"],
+        gc_bug=d["gc_bug"],
+    )
 
 
 def sidebar(dataset_options: list[dict], d: dict = session.DEFAULTS) -> html.Aside:
@@ -211,9 +281,7 @@ def sidebar(dataset_options: list[dict], d: dict = session.DEFAULTS) -> html.Asi
                             cls="choices",
                         ),
                     ),
-                    dcc.Markdown(
-                        formula_markdown(d["loss"]), id=ids.LOSS_FORMULA, mathjax=True, className="formula"
-                    ),
+                    html.Div(formula(d["loss"]), id=ids.LOSS_FORMULA, className="formula"),
                     field(
                         "Margin Δ",
                         "The margin the hinge losses ask the correct class to win by. Softmax has no margin.",
@@ -450,7 +518,7 @@ def show_loss(loss, bug):
     """Δ only means something for the hinge losses; the formula and the bugs on offer follow the loss."""
     spec = LOSSES.get(loss, LOSSES["softmax"])
     keep = bug if bug in BUGS and spec.name in BUGS[bug].applies_to else ""
-    return not spec.uses_margin, formula_markdown(spec.name), bug_options(spec.name), keep
+    return not spec.uses_margin, formula(spec.name), bug_options(spec.name), keep
 
 
 @dash.callback(

@@ -149,7 +149,7 @@ def curves_patch(history: dict, loss: str, n_classes: int, delta: float) -> Patc
     return p
 
 
-def layout() -> html.Section:
+def layout(figure: go.Figure | None = None) -> html.Section:
     return html.Section(
         className="card view",
         children=[
@@ -159,7 +159,12 @@ def layout() -> html.Section:
                 "logged step; the dotted line is the loss to expect before any training.",
                 className="caption",
             ),
-            dcc.Graph(id=ids.CURVES_GRAPH, config={"displayModeBar": False}, className="graph graph-curves"),
+            dcc.Graph(
+                id=ids.CURVES_GRAPH,
+                figure=figure,
+                config={"displayModeBar": False},
+                className="graph graph-curves",
+            ),
         ],
     )
 
@@ -170,6 +175,7 @@ def layout() -> html.Section:
     Input(ids.LOSS, "value"),
     Input(ids.DELTA, "value"),
     Input(ids.DATASET, "value"),
+    prevent_initial_call=True,  # the first page comes drawn (layout.serve)
 )
 def draw_curves(history, loss, delta, dataset):
     """The curves of the stored history; its sanity line for the loss it was

@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 from dash import Patch, dcc, html
 
 from components import ids, session, theme
-from components.grid import grid_layout
+from components.grid import Mosaic, mosaic_layout
 
 LOG_MIN, LOG_MAX = theme.REL_ERROR_RANGE
 _TICKS = list(range(int(LOG_MIN), int(LOG_MAX) + 1, 2))
@@ -29,55 +29,51 @@ def log_rel_error(rel: np.ndarray) -> np.ndarray:
     return out.astype(np.float32)
 
 
-def _panels(result, image_shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """(C, H, W) log errors of the pixel weights and (1, C) of the bias."""
+def _panels(result, image_shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, Mosaic]:
+    """The log errors of the pixel weights as a mosaic, those of the bias as (1, C), and the mosaic."""
     M = log_rel_error(result.matrix("rel_error"))
     H, Wd = image_shape
     C = M.shape[1]
-    return np.ascontiguousarray(M[1:].T.reshape(C, H, Wd)), np.ascontiguousarray(M[:1])
+    mosaic = Mosaic(C, H, Wd)
+    return mosaic.tile(M[1:].T.reshape(C, H, Wd)), np.ascontiguousarray(M[:1]), mosaic
 
 
 def heatmap_figure(result, image_shape: tuple[int, int], class_names) -> go.Figure:
     """Per-class heatmaps of the relative error of every checked entry, on a
-    log colour scale shared by all panels; the bias row as a strip below.
-    Unchecked entries are left blank."""
-    images, bias = _panels(result, image_shape)
+    log colour scale shared by all panels (trace 0, one mosaic); the bias row
+    as a strip below (trace 1). Unchecked entries are left blank."""
+    z, bias, mosaic = _panels(result, image_shape)
     names = [str(c) for c in class_names]
-    layout, axes, (bx, by) = grid_layout(names, "bias (row 0 of W)", bias_height=0.07)
-    traces = []
-    for c in range(images.shape[0]):
-        xr, yr = axes[c]
-        traces.append(
-            go.Heatmap(
-                z=images[c],
-                xaxis=xr,
-                yaxis=yr,
-                coloraxis="coloraxis",
-                name=names[c],
-                hovertemplate=f"<b>{names[c]}</b><br>pixel row %{{y}}, col %{{x}}"
-                "<br>log₁₀ rel. error %{z:.1f}<extra></extra>",
-            )
-        )
-    traces.append(
+    layout = mosaic_layout(mosaic, names, "bias (row 0 of W)", bias_height=0.07)
+    layout["xaxis2"].update(showgrid=False)
+    layout["yaxis2"].update(visible=False)
+    traces = [
+        go.Heatmap(
+            z=z,
+            customdata=mosaic.pixel_index(),
+            coloraxis="coloraxis",
+            hoverongaps=False,
+            name="weights",
+            hovertemplate="class %{customdata[0]} · pixel (%{customdata[1]}, %{customdata[2]})"
+            "<br>rel. error 10<sup>%{z:.1f}</sup><extra></extra>",
+        ),
         go.Heatmap(
             z=bias,
             x=names,
-            xaxis=bx,
-            yaxis=by,
+            xaxis="x2",
+            yaxis="y2",
             coloraxis="coloraxis",
+            hoverongaps=False,
             name="bias",
-            hovertemplate="<b>%{x}</b> bias<br>log₁₀ rel. error %{z:.1f}<extra></extra>",
+            hovertemplate="<b>%{x}</b> bias<br>rel. error 10<sup>%{z:.1f}</sup><extra></extra>",
             xgap=2,
-        )
-    )
-    layout[f"xaxis{len(names) + 1}"].update(tickfont=dict(size=12), showgrid=False)
-    layout[f"yaxis{len(names) + 1}"].update(visible=False)
+        ),
+    ]
     return go.Figure(
         data=traces,
         layout=theme.base_layout(
             **layout,
-            margin=dict(l=8, r=8, t=26, b=24),
-            plot_bgcolor=theme.UNCHECKED,
+            margin=dict(l=8, r=8, t=8, b=24),
             coloraxis=dict(
                 colorscale=theme.REL_ERROR_SCALE,
                 cmin=LOG_MIN,
@@ -100,26 +96,55 @@ def heatmap_figure(result, image_shape: tuple[int, int], class_names) -> go.Figu
 
 def heatmap_patch(result, image_shape: tuple[int, int]) -> Patch:
     """Only the z arrays of :func:`heatmap_figure` (float32 typed arrays)."""
-    images, bias = _panels(result, image_shape)
+    z, bias, _ = _panels(result, image_shape)
     p = Patch()
-    for c in range(images.shape[0]):
-        p["data"][c]["z"] = theme.typed_array(images[c])
-    p["data"][images.shape[0]]["z"] = theme.typed_array(bias)
+    p["data"][0]["z"] = theme.typed_array(z)
+    p["data"][1]["z"] = theme.typed_array(bias)
     return p
+
+
+SCATTER_MAX = 400  # points drawn; an SVG scatter of all 7,850 entries takes seconds to draw
+SCATTER_WORST = 150  # of which the entries with the largest errors, always shown
+
+
+def scatter_rows(table, limit: int = SCATTER_MAX, worst: int = SCATTER_WORST) -> np.ndarray:
+    """Which rows of the check table the scatter draws: all of them when there are
+    at most ``limit``; else the ``worst`` largest absolute differences, every entry
+    near a kink (while room is left) and a fixed random sample of the rest."""
+    n = len(table)
+    if n <= limit:
+        return np.arange(n)
+    diff = np.nan_to_num(table["abs_diff"].to_numpy(dtype=np.float64), nan=np.inf)
+    order = np.argsort(-diff, kind="stable")
+    chosen = list(order[:worst])
+    taken = np.zeros(n, bool)
+    taken[chosen] = True
+    if "kink_samples" in table:
+        kinks = np.flatnonzero((table["kink_samples"].to_numpy() > 0) & ~taken)[: limit - len(chosen)]
+        chosen.extend(kinks)
+        taken[kinks] = True
+    rest = np.flatnonzero(~taken)
+    room = limit - len(chosen)
+    if room > 0:
+        chosen.extend(np.random.default_rng(0).choice(rest, size=min(room, rest.size), replace=False))
+    return np.sort(np.asarray(chosen, dtype=np.int64))
 
 
 def _scatter_parts(result):
     """Per trace (smooth entries, entries near a kink): x analytic, y numeric,
-    customdata (row, col) of W; and the limits of the diagonal."""
+    customdata (row, col) of W, for the rows :func:`scatter_rows` picks; and the
+    limits of the diagonal (over all entries)."""
     t = result.table
-    kink = t["kink_samples"].to_numpy() > 0 if "kink_samples" in t else np.zeros(len(t), bool)
-    a = t["analytic"].to_numpy(dtype=np.float64)
-    n = t["numeric"].to_numpy(dtype=np.float64)
-    rc = np.stack([t["row"].to_numpy(), t["col"].to_numpy()], axis=1).astype(np.int32)
+    kink_all = t["kink_samples"].to_numpy() > 0 if "kink_samples" in t else np.zeros(len(t), bool)
+    a_all = t["analytic"].to_numpy(dtype=np.float64)
+    n_all = t["numeric"].to_numpy(dtype=np.float64)
+    rows = scatter_rows(t)
+    a, n, kink = a_all[rows], n_all[rows], kink_all[rows]
+    rc = np.stack([t["row"].to_numpy()[rows], t["col"].to_numpy()[rows]], axis=1).astype(np.int32)
     parts = []
     for mask in (~kink, kink):
         parts.append((a[mask].astype(np.float32), n[mask].astype(np.float32), rc[mask]))
-    finite = np.concatenate([a[np.isfinite(a)], n[np.isfinite(n)]])
+    finite = np.concatenate([a_all[np.isfinite(a_all)], n_all[np.isfinite(n_all)]])
     if finite.size:
         lo, hi = float(finite.min()), float(finite.max())
     else:
@@ -245,13 +270,21 @@ def summary(result, n_samples: int, h: float, method: str) -> list:
         ),
         html.P(
             f"{checked:,}{of} entries checked on {n_samples:,} samples · {method} differences, h = "
-            f"{session.fmt_sci(h)} · {float(result.seconds) * 1000:.0f} ms",
+            f"{session.fmt_sci(h)} · {float(result.seconds) * 1000:.0f} ms"
+            + (
+                f" · the scatter shows {SCATTER_MAX:,} of them: the {SCATTER_WORST} worst, those near a kink "
+                "and a random sample"
+                if checked > SCATTER_MAX
+                else ""
+            ),
             className="caption",
         ),
     ]
 
 
-def layout() -> html.Section:
+def layout(
+    heatmap: go.Figure | None = None, scatter: go.Figure | None = None, summary_children=None
+) -> html.Section:
     return html.Section(
         className="card view view-wide",
         children=[
@@ -266,15 +299,17 @@ def layout() -> html.Section:
                 children=[
                     dcc.Graph(
                         id=ids.GC_HEATMAP,
+                        figure=heatmap,
                         config={"displayModeBar": False},
                         className="graph graph-gc-heatmap",
                     ),
                     html.Div(
                         className="gc-side",
                         children=[
-                            html.Div(id=ids.GC_SUMMARY, className="gc-summary"),
+                            html.Div(summary_children, id=ids.GC_SUMMARY, className="gc-summary"),
                             dcc.Graph(
                                 id=ids.GC_SCATTER,
+                                figure=scatter,
                                 config={"displayModeBar": False},
                                 className="graph graph-gc-scatter",
                             ),

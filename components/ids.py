@@ -59,6 +59,7 @@ SUMMARY_TIME = "summary-time"
 
 TEMPLATES_GRAPH = "templates-graph"
 TEMPLATES_SCALE = "templates-scale"
+TEMPLATES_SCALE_FIELDSET = "templates-scale-fieldset"
 
 CURVES_GRAPH = "curves-graph"
 

@@ -28,7 +28,28 @@ def header() -> html.Header:
     )
 
 
-def stores(weights: dict) -> list:
+def first_views(weights: dict, d: dict = session.DEFAULTS) -> dict:
+    """Everything the views show for the default controls, computed here so the
+    first page arrives drawn (no round trip of initial callbacks before anything
+    shows). A failure leaves placeholders and says why."""
+    out = dict(heat=None, scatter=None, gc_summary=None, cards=None, alert=None, drawn=None, templates=None)
+    try:
+        values = controls.initial_values(d)
+        out["heat"], out["scatter"], out["gc_summary"], out["cards"], out["alert"], out["drawn"] = (
+            analysis.compute_views(values, weights, None, True)
+        )
+        out["templates"] = templates.draw_templates(weights, templates.SHARED, False, None)
+    except Exception as exc:  # noqa: BLE001 - the page still loads and shows the message
+        out["alert"] = analysis.alert(f"Could not compute the first view: {type(exc).__name__}: {exc}")
+    try:
+        n_classes = session.load_dataset(d["dataset"]).n_classes
+    except ValueError:
+        n_classes = 10
+    out["curves"] = curves.curves_figure(None, d["loss"], n_classes, d["delta"])
+    return out
+
+
+def stores(weights: dict, drawn: str | None = None) -> list:
     memory = dict(storage_type="memory")
     return [
         dcc.Store(id=ids.SESSION_STORE, data={"id": uuid.uuid4().hex}, **memory),
@@ -38,7 +59,7 @@ def stores(weights: dict) -> list:
         dcc.Store(id=ids.RESULT_STORE, data=None, **memory),
         dcc.Store(id=ids.RUNNING_STORE, data=False, **memory),
         dcc.Store(id=ids.COMMITTED_STORE, data=None, **memory),
-        dcc.Store(id=ids.GC_DRAWN_STORE, data=None, **memory),
+        dcc.Store(id=ids.GC_DRAWN_STORE, data=drawn, **memory),
     ]
 
 
@@ -47,6 +68,7 @@ def serve() -> html.Div:
     options, data_error = session.dataset_options()
     d = session.DEFAULTS
     weights = session.initial_weights(d["dataset"], d["init"], d["seed"])
+    first = first_views(weights, d)
     return html.Div(
         className="app",
         children=[
@@ -65,17 +87,23 @@ def serve() -> html.Div:
                                         id=ids.ALERT_DATA,
                                         children=analysis.alert(data_error) if data_error else None,
                                     ),
-                                    html.Div(id=ids.ALERT_COMPUTE),
+                                    html.Div(first["alert"], id=ids.ALERT_COMPUTE),
                                     html.Div(id=ids.ALERT_TRAIN),
                                 ],
                             ),
-                            summary.layout(),
-                            html.Div(className="row", children=[templates.layout(), curves.layout()]),
-                            gradcheck.layout(),
+                            summary.layout(first["cards"]),
+                            html.Div(
+                                className="row",
+                                children=[
+                                    templates.layout(first["templates"]),
+                                    curves.layout(first["curves"]),
+                                ],
+                            ),
+                            gradcheck.layout(first["heat"], first["scatter"], first["gc_summary"]),
                         ],
                     ),
                 ],
             ),
-            *stores(weights),
+            *stores(weights, first["drawn"]),
         ],
     )

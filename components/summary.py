@@ -94,5 +94,7 @@ def cards(a: session.Analysis | None, loss: session.LossChoice | None = None) ->
     ]
 
 
-def layout() -> html.Div:
-    return html.Div(id=ids.SUMMARY, className="numbers", children=cards(None))
+def layout(children: list | None = None) -> html.Div:
+    return html.Div(
+        id=ids.SUMMARY, className="numbers", children=children if children is not None else cards(None)
+    )

@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 from dash import Input, Output, Patch, State, dcc, html
 
 from components import ids, session, theme
-from components.grid import grid_layout
+from components.grid import Mosaic, mosaic_layout
 
 SHARED, PER_CLASS = "shared", "per-class"
 
@@ -36,96 +36,97 @@ def _bias_colours(b: np.ndarray) -> list[str]:
     return [theme.VERMILION if v > 0 else theme.BLUE for v in b]
 
 
+_HOVER = "class %{customdata[0]} · pixel (%{customdata[1]}, %{customdata[2]})<br>"
+
+
+def _titles(names: list[str], per: np.ndarray, shared: bool) -> list[str]:
+    return (
+        names if shared else [f"{n}  ±{session.fmt_sci(float(m))}" for n, m in zip(names, per, strict=True)]
+    )
+
+
 def templates_figure(
     W: np.ndarray, image_shape: tuple[int, int], class_names, scale: str = SHARED
 ) -> go.Figure:
-    """One heatmap per class (trace ``c``), diverging colours centred on zero,
-    and a bar chart of the bias (trace ``C``).
+    """The class images of W as one mosaic (trace 0), diverging colours centred
+    on zero, and a bar chart of the bias (trace 1).
 
-    ``scale="shared"``: one colour scale (and colour bar) for all classes, so
-    their magnitudes compare; ``"per-class"``: each image uses its own range,
-    so the shape of weak templates shows too.
+    ``scale="shared"``: one colour scale for all classes, so their magnitudes
+    compare; ``"per-class"``: each image divided by its own largest |w| (shown
+    in its title), so the shape of weak templates shows too.
     """
     images = weight_images(W, image_shape)
     C = images.shape[0]
     names = [str(c) for c in class_names]
     bound, per = symmetric_bounds(images)
     shared = scale != PER_CLASS
-    layout, axes, (bx, by) = grid_layout(names, "bias b<sub>c</sub> (row 0 of W)")
-    traces = []
-    for c in range(C):
-        xr, yr = axes[c]
-        t = dict(
-            z=images[c],
-            name=names[c],
-            xaxis=xr,
-            yaxis=yr,
-            hovertemplate=f"<b>{names[c]}</b><br>pixel row %{{y}}, col %{{x}}<br>w = %{{z:.3g}}<extra></extra>",
-            zmin=-float(per[c]),
-            zmax=float(per[c]),
-            colorscale=theme.DIVERGING,
-            showscale=False,
-        )
-        if shared:
-            t["coloraxis"] = "coloraxis"
-        traces.append(go.Heatmap(**t))
+    mosaic = Mosaic(C, *image_shape)
+    z = mosaic.tile(images if shared else images / per[:, None, None])
+    layout = mosaic_layout(mosaic, _titles(names, per, shared), "bias b<sub>c</sub> (row 0 of W)")
     b = W[0].astype(np.float32)
-    traces.append(
-        go.Bar(
-            x=names,
-            y=b,
-            xaxis=bx,
-            yaxis=by,
-            marker=dict(color=_bias_colours(b)),
-            hovertemplate="<b>%{x}</b><br>bias = %{y:.3g}<extra></extra>",
-            name="bias",
-        )
+    heat = go.Heatmap(
+        z=z,
+        customdata=mosaic.pixel_index(),
+        coloraxis="coloraxis",
+        hoverongaps=False,
+        hovertemplate=_HOVER + ("w = %{z:.3g}" if shared else "w / max|w| = %{z:.2f}") + "<extra></extra>",
+        name="weights",
     )
-    layout[f"yaxis{C + 1}"].update(theme.axis(zeroline=True, zerolinecolor=theme.MUTED, nticks=3))
-    layout[f"xaxis{C + 1}"].update(tickfont=dict(size=12, color=theme.TEXT), showgrid=False)
-    fig = go.Figure(
-        data=traces,
+    bar = go.Bar(
+        x=names,
+        y=b,
+        xaxis="x2",
+        yaxis="y2",
+        marker=dict(color=_bias_colours(b)),
+        hovertemplate="<b>%{x}</b><br>bias = %{y:.3g}<extra></extra>",
+        name="bias",
+    )
+    layout["yaxis2"].update(theme.axis(zeroline=True, zerolinecolor=theme.MUTED, nticks=3))
+    layout["xaxis2"].update(showgrid=False)
+    colorbar = dict(thickness=12, len=0.62, y=0.6, outlinewidth=0, tickfont=dict(size=11))
+    if shared:
+        colorbar["title"] = dict(text="w", side="top")
+    else:
+        colorbar.update(tickvals=[-1, 0, 1], ticktext=["−max", "0", "+max"])
+    return go.Figure(
+        data=[heat, bar],
         layout=theme.base_layout(
             **layout,
-            margin=dict(l=40, r=8, t=26, b=24),
+            margin=dict(l=40, r=8, t=8, b=24),
             coloraxis=dict(
                 colorscale=theme.DIVERGING,
-                cmin=-bound,
-                cmax=bound,
-                showscale=shared,
-                colorbar=dict(
-                    thickness=12,
-                    len=0.7,
-                    y=0.6,
-                    outlinewidth=0,
-                    tickfont=dict(size=11),
-                    title=dict(text="w", side="top"),
-                ),
+                cmin=-bound if shared else -1.0,
+                cmax=bound if shared else 1.0,
+                colorbar=colorbar,
             ),
             bargap=0.35,
+            meta={"scale": "shared" if shared else "per-class"},
             uirevision="templates",
         ),
     )
-    return fig
 
 
-def templates_patch(W: np.ndarray, image_shape: tuple[int, int]) -> Patch:
-    """Only the numbers of :func:`templates_figure`: every image, both kinds of
-    colour range, and the bias bars (about 45 KB for MNIST). Works whichever
-    scale the figure shows."""
+def templates_patch(W: np.ndarray, image_shape: tuple[int, int], class_names, scale: str = SHARED) -> Patch:
+    """Only the numbers of :func:`templates_figure` for the same ``scale``: the
+    mosaic, the colour range (shared) or the titles with each range (per class),
+    and the bias bars. About 45 KB for MNIST."""
     images = weight_images(W, image_shape)
-    bound, per = symmetric_bounds(images)
-    p = Patch()
-    for c in range(images.shape[0]):
-        p["data"][c]["z"] = theme.typed_array(images[c])
-        p["data"][c]["zmin"] = -float(per[c])
-        p["data"][c]["zmax"] = float(per[c])
     C = images.shape[0]
+    bound, per = symmetric_bounds(images)
+    shared = scale != PER_CLASS
+    mosaic = Mosaic(C, *image_shape)
+    p = Patch()
+    p["data"][0]["z"] = theme.typed_array(mosaic.tile(images if shared else images / per[:, None, None]))
     b = W[0].astype(np.float32)
-    p["data"][C]["y"] = theme.typed_array(b)
-    p["data"][C]["marker"]["color"] = _bias_colours(b)
-    p["layout"]["coloraxis"]["cmin"] = -bound
-    p["layout"]["coloraxis"]["cmax"] = bound
+    p["data"][1]["y"] = theme.typed_array(b)
+    p["data"][1]["marker"]["color"] = _bias_colours(b)
+    if shared:
+        p["layout"]["coloraxis"]["cmin"] = -bound
+        p["layout"]["coloraxis"]["cmax"] = bound
+    else:
+        names = [str(c) for c in class_names]
+        for c, title in enumerate(_titles(names, per, False)):
+            p["layout"]["annotations"][c]["text"] = f"<b>{title}</b>"
     return p
 
 
@@ -139,7 +140,7 @@ def empty_figure(message: str) -> go.Figure:
     )
 
 
-def layout() -> html.Section:
+def layout(figure: go.Figure | None = None) -> html.Section:
     return html.Section(
         className="card view",
         children=[
@@ -147,15 +148,21 @@ def layout() -> html.Section:
                 className="view-head",
                 children=[
                     html.H2("Weight templates"),
-                    dcc.RadioItems(
-                        id=ids.TEMPLATES_SCALE,
-                        options=[
-                            {"label": "one scale", "value": SHARED},
-                            {"label": "scale per class", "value": PER_CLASS},
-                        ],
-                        value=SHARED,
-                        inline=True,
-                        className="segmented",
+                    html.Fieldset(
+                        id=ids.TEMPLATES_SCALE_FIELDSET,  # disabled while training (the job patches one scale)
+                        className="bare",
+                        title="One colour scale for all classes (magnitudes compare), or one per class "
+                        "(the shape of weak templates shows too)",
+                        children=dcc.RadioItems(
+                            id=ids.TEMPLATES_SCALE,
+                            options=[
+                                {"label": "one scale", "value": SHARED},
+                                {"label": "scale per class", "value": PER_CLASS},
+                            ],
+                            value=SHARED,
+                            inline=True,
+                            className="segmented",
+                        ),
                     ),
                 ],
             ),
@@ -166,7 +173,7 @@ def layout() -> html.Section:
             ),
             dcc.Graph(
                 id=ids.TEMPLATES_GRAPH,
-                figure=empty_figure("loading…"),
+                figure=figure if figure is not None else empty_figure("loading…"),
                 config={"displayModeBar": False},
                 className="graph graph-templates",
             ),
@@ -180,6 +187,7 @@ def layout() -> html.Section:
     Input(ids.TEMPLATES_SCALE, "value"),
     State(ids.RUNNING_STORE, "data"),
     State(ids.LIVE_STORE, "data"),
+    prevent_initial_call=True,  # the first page comes drawn (layout.serve)
 )
 def draw_templates(weights, scale, running, live):
     """Redraw the templates from the stored W (or, while a job runs, its latest snapshot)."""

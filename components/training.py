@@ -115,6 +115,7 @@ def newest(*snapshots) -> dict | None:
     State(ids.BATCH_SIZE, "value"),
     State(ids.EPOCHS, "value"),
     State(ids.TRAIN_PACE, "value"),
+    State(ids.TEMPLATES_SCALE, "value"),
     State(ids.WEIGHTS_STORE, "data"),
     State(ids.HISTORY_STORE, "data"),
     State(ids.SESSION_STORE, "data"),
@@ -134,6 +135,7 @@ def newest(*snapshots) -> dict | None:
         (Output(ids.STOP_BUTTON, "disabled"), False, True),
         (Output(ids.DATASET, "disabled"), True, False),
         (Output(ids.INIT_FIELDSET, "disabled"), True, False),
+        (Output(ids.TEMPLATES_SCALE_FIELDSET, "disabled"), True, False),
     ],
     cancel=[Input(ids.STOP_BUTTON, "n_clicks")],
     prevent_initial_call=True,
@@ -156,6 +158,7 @@ def train_job(
     batch,
     epochs,
     pace,
+    scale,
     weights,
     history,
     _session,
@@ -196,7 +199,7 @@ def train_job(
         set_progress(
             (
                 snap,
-                templates.templates_patch(W, image_shape),
+                templates.templates_patch(W, image_shape, prep.class_names, scale),
                 curves.curves_patch(hist, lc.loss, C, lc.delta),
                 str(done),
                 str(total),

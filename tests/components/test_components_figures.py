@@ -68,52 +68,76 @@ def test_grid_columns(n, cols):
     assert grid.n_columns(n) == cols
 
 
-def test_grid_layout_panels_are_square_reversed_and_titled():
-    layout, axes, (bx, by) = grid.grid_layout(NAMES, "bias")
-    assert len(axes) == C and axes[0] == ("x", "y") and axes[1] == ("x2", "y2")
-    assert (bx, by) == (f"x{C + 1}", f"y{C + 1}")
-    for i in range(1, C + 1):
-        y = layout["yaxis" if i == 1 else f"yaxis{i}"]
-        assert y["autorange"] == "reversed" and y["scaleanchor"] == ("x" if i == 1 else f"x{i}")
+def test_mosaic_tiles_panels_with_blank_gaps():
+    m = grid.Mosaic(C, H, WD)
+    images = np.arange(C * H * WD, dtype=np.float32).reshape(C, H, WD)
+    z = m.tile(images)
+    assert z.shape == m.shape
+    for c in range(C):
+        r0, c0 = m.origin(c)
+        np.testing.assert_array_equal(z[r0 : r0 + H, c0 : c0 + WD], images[c])
+    assert np.isnan(z).sum() == z.size - images.size
+
+
+def test_mosaic_pixel_index_names_class_row_and_column():
+    m = grid.Mosaic(C, H, WD)
+    idx = m.pixel_index()
+    r0, c0 = m.origin(3)
+    assert idx[r0 + 2, c0 + 1].tolist() == [3, 2, 1]
+    assert idx.dtype == np.uint8
+
+
+def test_mosaic_layout_is_square_upright_and_titled():
+    m = grid.Mosaic(C, H, WD)
+    layout = grid.mosaic_layout(m, NAMES, "bias")
+    assert layout["yaxis"]["scaleanchor"] == "x" and layout["yaxis"]["range"][0] > layout["yaxis"]["range"][1]
     titles = [a["text"] for a in layout["annotations"]]
-    assert all(f"<b>{n}</b>" in titles for n in NAMES) and "bias" in titles
+    assert titles[:C] == [f"<b>{n}</b>" for n in NAMES] and titles[-1] == "bias"
+    r0, c0 = m.origin(4)
+    assert layout["annotations"][4]["x"] == c0 + (WD - 1) / 2
 
 
 # -- weight templates -------------------------------------------------------
 
 
+def panel(fig_or_z, c):
+    """Class c's image out of a templates / gradcheck mosaic."""
+    z = np.asarray(fig_or_z.data[0].z if hasattr(fig_or_z, "data") else fig_or_z, dtype=float)
+    r0, c0 = grid.Mosaic(C, H, WD).origin(c)
+    return z[r0 : r0 + H, c0 : c0 + WD]
+
+
 def test_templates_figure_one_image_per_class_and_bias_apart():
     W = make_W()
     fig = templates.templates_figure(W, (H, WD), NAMES)
-    assert [t.type for t in fig.data] == ["heatmap"] * C + ["bar"]
+    assert [t.type for t in fig.data] == ["heatmap", "bar"]
     for c in range(C):
-        np.testing.assert_allclose(np.asarray(fig.data[c].z), W[1:, c].reshape(H, WD).astype(np.float32))
-        assert fig.data[c].name == NAMES[c]
-        assert NAMES[c] in fig.data[c].hovertemplate and "pixel" in fig.data[c].hovertemplate
-    np.testing.assert_allclose(np.asarray(fig.data[C].y), W[0].astype(np.float32))
-    assert list(fig.data[C].x) == NAMES
+        np.testing.assert_allclose(panel(fig, c), W[1:, c].reshape(H, WD), rtol=1e-6)
+    assert "pixel" in fig.data[0].hovertemplate and "customdata[0]" in fig.data[0].hovertemplate
+    assert np.asarray(fig.data[0].customdata).shape == (*grid.Mosaic(C, H, WD).shape, 3)
+    np.testing.assert_allclose(np.asarray(fig.data[1].y), W[0].astype(np.float32))
+    assert list(fig.data[1].x) == NAMES
+    assert [a.text for a in fig.layout.annotations][:C] == [f"<b>{n}</b>" for n in NAMES]
 
 
-def test_templates_shared_scale_is_one_symmetric_coloraxis():
+def test_templates_shared_scale_is_one_symmetric_range():
     W = make_W()
     fig = templates.templates_figure(W, (H, WD), NAMES, scale=templates.SHARED)
     m = float(np.abs(W[1:]).max())
-    assert all(t.coloraxis == "coloraxis" for t in fig.data[:C])
+    assert fig.data[0].coloraxis == "coloraxis"
     assert fig.layout.coloraxis.cmin == pytest.approx(-m, rel=1e-6)
     assert fig.layout.coloraxis.cmax == pytest.approx(m, rel=1e-6)
-    assert fig.layout.coloraxis.showscale is True
 
 
 def test_templates_per_class_scale_gives_each_image_its_own_range():
     W = make_W()
     W[1:, 2] *= 100.0
     fig = templates.templates_figure(W, (H, WD), NAMES, scale=templates.PER_CLASS)
+    assert fig.layout.coloraxis.cmax == 1.0
     for c in range(C):
-        t = fig.data[c]
-        assert t.coloraxis is None
         m = float(np.abs(W[1:, c]).max())
-        assert t.zmax == pytest.approx(m, rel=1e-6) and t.zmin == pytest.approx(-m, rel=1e-6)
-    assert fig.layout.coloraxis.showscale is False
+        np.testing.assert_allclose(panel(fig, c), W[1:, c].reshape(H, WD) / m, rtol=1e-5)
+        assert f"±{session.fmt_sci(m)}" in fig.layout.annotations[c].text
 
 
 def test_templates_all_zero_weights_do_not_give_an_empty_range():
@@ -121,21 +145,29 @@ def test_templates_all_zero_weights_do_not_give_an_empty_range():
     assert fig.layout.coloraxis.cmax > 0
 
 
-def test_templates_patch_sets_every_image_and_both_ranges():
+@pytest.mark.parametrize("scale", [templates.SHARED, templates.PER_CLASS])
+def test_templates_patch_matches_the_figure(scale):
     W = make_W(1)
-    ops = patch_ops(templates.templates_patch(W, (H, WD)))
-    for c in range(C):
-        np.testing.assert_allclose(decode(ops[f"data.{c}.z"]), W[1:, c].reshape(H, WD), rtol=1e-6)
-        assert ops[f"data.{c}.zmax"] == pytest.approx(np.abs(W[1:, c]).max(), rel=1e-6)
-    np.testing.assert_allclose(decode(ops[f"data.{C}.y"]), W[0], rtol=1e-6)
-    assert ops["layout.coloraxis.cmax"] == pytest.approx(np.abs(W[1:]).max(), rel=1e-6)
+    fig = templates.templates_figure(W, (H, WD), NAMES, scale=scale)
+    ops = patch_ops(templates.templates_patch(W, (H, WD), NAMES, scale))
+    np.testing.assert_allclose(
+        np.nan_to_num(decode(ops["data.0.z"])),
+        np.nan_to_num(np.asarray(fig.data[0].z, dtype=float)),
+        rtol=1e-6,
+    )
+    np.testing.assert_allclose(decode(ops["data.1.y"]), W[0], rtol=1e-6)
+    if scale == templates.SHARED:
+        assert ops["layout.coloraxis.cmax"] == pytest.approx(fig.layout.coloraxis.cmax)
+    else:
+        assert ops["layout.annotations.2.text"] == fig.layout.annotations[2].text
 
 
 def test_templates_patch_for_mnist_is_small():
     W = np.random.default_rng(0).standard_normal((785, 10))
-    size = len(json.dumps(templates.templates_patch(W, (28, 28)).to_plotly_json()))
-    full = len(pio.to_json(templates.templates_figure(W, (28, 28), list("0123456789"))))
-    assert size < 50_000 and size < full
+    names = list("0123456789")
+    size = len(json.dumps(templates.templates_patch(W, (28, 28), names).to_plotly_json()))
+    full = len(pio.to_json(templates.templates_figure(W, (28, 28), names)))
+    assert size < 60_000 and size < full
 
 
 # -- loss curves -----------------------------------------------------------
@@ -257,12 +289,11 @@ def test_heatmap_lays_errors_out_like_the_image_with_bias_apart():
     k = rc.index((1 + 2 * WD + 1, 3))  # pixel (2, 1) of class 3
     n[k] = 1.0 + 2e-3
     fig = gradcheck.heatmap_figure(fake_check(rc, a, n), (H, WD), NAMES)
-    assert len(fig.data) == C + 1
-    z3 = np.asarray(fig.data[3].z)
-    assert z3.shape == (H, WD)
+    assert len(fig.data) == 2
+    z3 = panel(fig, 3)
     assert z3[2, 1] == pytest.approx(np.log10(2e-3 / 2.002), abs=1e-4)
     assert z3[0, 0] == theme.REL_ERROR_RANGE[0]
-    assert np.asarray(fig.data[C].z).shape == (1, C)
+    assert np.asarray(fig.data[1].z).shape == (1, C) and list(fig.data[1].x) == NAMES
     assert all(t.coloraxis == "coloraxis" for t in fig.data)
     assert fig.layout.coloraxis.cmin == theme.REL_ERROR_RANGE[0]
 
@@ -270,17 +301,17 @@ def test_heatmap_lays_errors_out_like_the_image_with_bias_apart():
 def test_heatmap_leaves_unchecked_entries_blank():
     rc = [(0, 0), (5, 1)]
     fig = gradcheck.heatmap_figure(fake_check(rc, [1.0, 2.0], [1.0, 2.0]), (H, WD), NAMES)
-    z1 = np.asarray(fig.data[1].z, dtype=float)
-    assert np.isnan(z1).sum() == H * WD - 1
-    assert not np.isnan(np.asarray(fig.data[C].z, dtype=float)[0, 0])
+    assert np.isnan(panel(fig, 1)).sum() == H * WD - 1
+    assert np.isnan(panel(fig, 0)).all()
+    assert not np.isnan(np.asarray(fig.data[1].z, dtype=float)[0, 0])
 
 
 def test_heatmap_patch_carries_only_the_z_arrays():
     rc = all_entries()
     res = fake_check(rc, np.ones(len(rc)), np.ones(len(rc)))
     ops = patch_ops(gradcheck.heatmap_patch(res, (H, WD)))
-    assert set(ops) == {f"data.{i}.z" for i in range(C + 1)}
-    assert decode(ops["data.0.z"]).shape == (H, WD)
+    assert set(ops) == {"data.0.z", "data.1.z"}
+    assert decode(ops["data.0.z"]).shape == grid.Mosaic(C, H, WD).shape
 
 
 def test_scatter_separates_entries_near_a_kink():

@@ -70,7 +70,12 @@ def test_url002_short_sorted_and_only_non_defaults():
 
 
 def test_url003_prefix_optional_and_urlencoded_characters():
-    for query in ("?loss=hinge&seed=3", "loss=hinge&seed=3", "  ?loss=hinge&seed=3  ", "?&loss=hinge&&seed=3&"):
+    for query in (
+        "?loss=hinge&seed=3",
+        "loss=hinge&seed=3",
+        "  ?loss=hinge&seed=3  ",
+        "?&loss=hinge&&seed=3&",
+    ):
         state, errors = urlstate.decode_state(query, SCHEMA, DEFAULTS)
         assert errors == [] and state == {**DEFAULTS, "loss": "hinge", "seed": 3}, query
     state, errors = urlstate.decode_state("?%6Coss=ova%2Dhinge&title=a+b%20c%26d%3D%C3%BC", SCHEMA, DEFAULTS)
@@ -193,7 +198,14 @@ def test_url010_schema_spellings_and_invalid_schemas():
     assert spec["c"]["type"] is float and spec["d"]["type"] is bool
     state, errors = urlstate.decode_state("c=1&b=y", {"b": ("x", "y"), "c": (0.1, 1)}, {})
     assert errors == [] and state == {"c": 1.0, "b": "y"} and type(state["c"]) is float
-    for bad in ({"a": list}, {"a": ()}, {"a": ("x", 1)}, {"a": {"type": str, "min": 0}}, {"a": 3}, {"a": {"typ": int}}):
+    for bad in (
+        {"a": list},
+        {"a": ()},
+        {"a": ("x", 1)},
+        {"a": {"type": str, "min": 0}},
+        {"a": 3},
+        {"a": {"typ": int}},
+    ):
         with pytest.raises(ValueError, match="schema"):
             urlstate.decode_state("", bad, {})
 
