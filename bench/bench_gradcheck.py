@@ -241,7 +241,15 @@ def main(argv=None) -> int:
         default="softmax,hinge",
         help="comma-separated loss names, or 'all' (default: the notebook's two)",
     )
+    p.add_argument(
+        "--sections",
+        default="1,2,3",
+        help="which measurements: 1 full check N=1000, 2 fast path N=5000, 3 loss N=60000 (default all)",
+    )
     args = p.parse_args(argv)
+    sections = {s.strip() for s in args.sections.split(",")}
+    if not sections <= {"1", "2", "3"}:
+        p.error("--sections takes a comma-separated subset of 1,2,3")
     _limits = limit_threads(args.threads)  # kept alive: the limit holds for the run
 
     from core.data import load_dataset, prepare
@@ -261,13 +269,17 @@ def main(argv=None) -> int:
     load_before = meta.pop("loadavg_1m")
 
     rows = []
-    p1000 = prepare(ds, 1000, 10, mode="standardize")
-    rows += bench_full_check(p1000.X_train, p1000.y_train, names, args.repeats, args.bb_repeats)
-    p5000 = prepare(ds, 5000, 10, mode="standardize")
-    rows += bench_fast_5000(p5000.X_train, p5000.y_train, names, args.repeats)
-    del p1000, p5000
-    p60000 = prepare(ds, 60000, 10, mode="standardize")
-    rows += bench_loss_60000(p60000.X_train, p60000.y_train, names, args.repeats)
+    if "1" in sections:
+        p1000 = prepare(ds, 1000, 10, mode="standardize")
+        rows += bench_full_check(p1000.X_train, p1000.y_train, names, args.repeats, args.bb_repeats)
+        del p1000
+    if "2" in sections:
+        p5000 = prepare(ds, 5000, 10, mode="standardize")
+        rows += bench_fast_5000(p5000.X_train, p5000.y_train, names, args.repeats)
+        del p5000
+    if "3" in sections:
+        p60000 = prepare(ds, 60000, 10, mode="standardize")
+        rows += bench_loss_60000(p60000.X_train, p60000.y_train, names, args.repeats)
 
     meta["loadavg_1m (start, end)"] = f"{load_before}, {machine_info()['loadavg_1m']}"
     report(rows, "bench_gradcheck: gradient checker and losses on MNIST", args.json, meta=meta)
