@@ -384,6 +384,16 @@ class _Acc:
         return odd, d_plus, d_minus
 
 
+def _at_b(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """``A.T @ B`` for skinny A (N, J) and wide B (N, F), computed as ``(B.T @ A).T``.
+
+    Single-threaded the two orders run about alike here; with two BLAS threads
+    on a busy machine, OpenBLAS's ``A.T @ B`` was measured 4-6x slower (its
+    threads stall each other), ``B.T @ A`` was not.
+    """
+    return (B.T @ A).T
+
+
 def _row_chunks(n_rows: int, n_cols: int):
     step = max(1, _CHUNK_ELEMENTS // max(1, n_cols))
     for lo in range(0, n_rows, step):
@@ -486,7 +496,7 @@ class _Model:
             if self.smooth:
                 self._softmax_block(acc, js, Xf, rmax, h)
             else:
-                acc.add_order(1, h * (self.lin[:, js].T @ Xf))
+                acc.add_order(1, h * _at_b(self.lin[:, js], Xf))
                 self._hinge_corrections(acc, js, Xf, rmax, h)
         return acc.result()
 
@@ -503,7 +513,7 @@ class _Model:
                 coefs.append(pq * np.polynomial.polynomial.polyval(P, _U_POLYS[m - 2]) / math.factorial(m))
             if direct.any():
                 coefs = [c * series[:, None] for c in coefs]
-            acc.add_order(1, h * (coefs[0].T @ Xf))
+            acc.add_order(1, h * _at_b(coefs[0], Xf))
             if M > 1:
                 for lo, hi in _row_chunks(self.N, Xf.shape[1]):
                     T = h * Xf[lo:hi]
@@ -512,7 +522,7 @@ class _Model:
                     Tm = T * T
                     for m in range(2, M + 1):
                         if m % 2 or acc.wants_even():
-                            acc.add_order(m, coefs[m - 1][lo:hi].T @ Tm)
+                            acc.add_order(m, _at_b(coefs[m - 1][lo:hi], Tm))
                         if m < M:
                             Tm *= T
         if direct.any():
