@@ -209,6 +209,24 @@ def initial_values(d: dict = session.DEFAULTS) -> dict:
     )
 
 
+def train_actions() -> html.Div:
+    """Train / Stop, the progress bar and the status line: in the header, always in sight."""
+    return html.Div(
+        className="actions",
+        children=[
+            button(ids.TRAIN_BUTTON, "Train", primary=True, tip="Train from the current weights"),
+            button(ids.STOP_BUTTON, "Stop", disabled=True, tip="Stop and keep the weights learned so far"),
+            html.Div(
+                className="progress-box",
+                children=[
+                    html.Progress(id=ids.TRAIN_PROGRESS, value="0", max="1", className="progress"),
+                    html.Div(id=ids.TRAIN_STATUS, className="train-status", children="Ready."),
+                ],
+            ),
+        ],
+    )
+
+
 def sidebar(dataset_options: list[dict], d: dict = session.DEFAULTS) -> html.Aside:
     """All controls, grouped: data, loss, initialization, training, gradient check."""
     sizes = size_slider_props(d["dataset"], d["n_train"], d["n_test"])
@@ -394,22 +412,6 @@ def sidebar(dataset_options: list[dict], d: dict = session.DEFAULTS) -> html.Asi
                         "can be seen changing; full speed: as fast as the server can.",
                         radio(ids.TRAIN_PACE, PACE_OPTIONS, d["pace"]),
                     ),
-                    html.Div(
-                        className="button-row",
-                        children=[
-                            button(
-                                ids.TRAIN_BUTTON, "Train", primary=True, tip="Train from the current weights"
-                            ),
-                            button(
-                                ids.STOP_BUTTON,
-                                "Stop",
-                                disabled=True,
-                                tip="Stop and keep the weights learned so far",
-                            ),
-                        ],
-                    ),
-                    html.Progress(id=ids.TRAIN_PROGRESS, value="0", max="1", className="progress"),
-                    html.Div(id=ids.TRAIN_STATUS, className="train-status", children="Ready."),
                 ],
             ),
             group(

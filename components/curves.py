@@ -17,11 +17,11 @@ from core.losses import LOSSES
 
 # trace order (the Patch relies on it)
 TRACES = (
-    ("loss", "total loss", theme.TEXT, "solid", "y"),
+    ("loss", "loss", theme.TEXT, "solid", "y"),
     ("data_loss", "data loss", theme.ORANGE, "solid", "y"),
     ("reg_loss", "reg. loss", theme.GREEN, "dash", "y"),
     ("train_acc", "train acc.", theme.BLUE, "solid", "y2"),
-    ("val_acc", "validation acc.", theme.VERMILION, "dash", "y2"),
+    ("val_acc", "val. acc.", theme.VERMILION, "dash", "y2"),
 )
 
 

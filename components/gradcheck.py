@@ -286,6 +286,7 @@ def layout(
     heatmap: go.Figure | None = None, scatter: go.Figure | None = None, summary_children=None
 ) -> html.Section:
     return html.Section(
+        id=ids.GC_VIEW,
         className="card view view-wide",
         children=[
             html.Div(className="view-head", children=[html.H2("Gradient check")]),

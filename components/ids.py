@@ -63,6 +63,7 @@ TEMPLATES_SCALE_FIELDSET = "templates-scale-fieldset"
 
 CURVES_GRAPH = "curves-graph"
 
+GC_VIEW = "gradcheck-view"
 GC_HEATMAP = "gradcheck-heatmap"
 GC_SCATTER = "gradcheck-scatter"
 GC_SUMMARY = "gradcheck-summary"

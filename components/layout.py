@@ -18,12 +18,18 @@ def header() -> html.Header:
     return html.Header(
         className="header",
         children=[
-            html.H1("Linear classifiers on images"),
-            html.P(
-                "Pick a loss, move the sliders, press Train: the loss, its gradient and a numeric check "
-                "of that gradient follow at once.",
-                className="subtitle",
+            html.Div(
+                className="title",
+                children=[
+                    html.H1("Linear classifiers on images"),
+                    html.P(
+                        "Pick a loss, move the sliders, press Train: the loss, its gradient and a numeric "
+                        "check of that gradient follow at once.",
+                        className="subtitle",
+                    ),
+                ],
             ),
+            controls.train_actions(),
         ],
     )
 

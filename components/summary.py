@@ -28,7 +28,7 @@ def _num(x: float, digits: int = 4) -> str:
     return f"{x:#.{digits}g}".rstrip(".")
 
 
-def card(card_id: str, label: str, value: str, detail: str, tip: str) -> html.Div:
+def card(card_id: str, label: str, value: str, detail, tip: str) -> html.Div:
     """One number: a label above, the value large, a detail line below; hover explains it."""
     return html.Div(
         id=card_id,
@@ -50,7 +50,7 @@ def cards(a: session.Analysis | None, loss: session.LossChoice | None = None) ->
             card(ids.SUMMARY_TRAIN_ACC, "Train accuracy", "…", "", ""),
             card(ids.SUMMARY_TEST_ACC, "Test accuracy", "…", "", ""),
             card(ids.SUMMARY_SIZES, "Train / test", "…", "", ""),
-            card(ids.SUMMARY_TIME, "Last computation", "…", "", ""),
+            card(ids.SUMMARY_TIME, "Computed in", "…", "", ""),
         ]
     reg = f"λ = {session.fmt_sci(loss.reg)}" if loss else ""
     return [
@@ -58,7 +58,7 @@ def cards(a: session.Analysis | None, loss: session.LossChoice | None = None) ->
             ids.SUMMARY_LOSS,
             "Loss",
             _num(a.loss),
-            f"data {_num(a.data_loss)} + reg {session.fmt_sci(a.reg_loss)}",
+            [html.Span(f"data {_num(a.data_loss)}"), " + ", html.Span(f"reg {session.fmt_sci(a.reg_loss)}")],
             f"Total loss on all {a.n_train:,} training samples at the current weights: the mean data loss plus "
             f"the regularization penalty ({reg}). Gradient norm ‖∂L/∂W‖ = {_num(a.grad_norm)}.",
         ),
@@ -86,9 +86,13 @@ def cards(a: session.Analysis | None, loss: session.LossChoice | None = None) ->
         ),
         card(
             ids.SUMMARY_TIME,
-            "Last computation",
+            "Computed in",
             f"{a.seconds * 1000:.0f} ms",
-            f"loss {a.seconds_loss * 1000:.0f} ms · check {a.seconds_check * 1000:.0f} ms",
+            [
+                html.Span(f"loss {a.seconds_loss * 1000:.0f}"),
+                " · ",
+                html.Span(f"check {a.seconds_check * 1000:.0f} ms"),
+            ],
             "Server time for the loss, gradient and accuracies on all training samples plus the gradient check.",
         ),
     ]

@@ -52,8 +52,9 @@ def templates_figure(
     on zero, and a bar chart of the bias (trace 1).
 
     ``scale="shared"``: one colour scale for all classes, so their magnitudes
-    compare; ``"per-class"``: each image divided by its own largest |w| (shown
-    in its title), so the shape of weak templates shows too.
+    compare (plotly keeps it symmetric about 0 by itself: ``cmid=0``, so an
+    update only has to send new numbers); ``"per-class"``: each image divided
+    by its own largest |w|, so the shape of weak templates shows too.
     """
     images = weight_images(W, image_shape)
     C = images.shape[0]
@@ -62,7 +63,7 @@ def templates_figure(
     shared = scale != PER_CLASS
     mosaic = Mosaic(C, *image_shape)
     z = mosaic.tile(images if shared else images / per[:, None, None])
-    layout = mosaic_layout(mosaic, _titles(names, per, shared), "bias b<sub>c</sub> (row 0 of W)")
+    layout = mosaic_layout(mosaic, names, "bias b<sub>c</sub> (row 0 of W)")
     b = W[0].astype(np.float32)
     heat = go.Heatmap(
         z=z,
@@ -87,18 +88,15 @@ def templates_figure(
     if shared:
         colorbar["title"] = dict(text="w", side="top")
     else:
-        colorbar.update(tickvals=[-1, 0, 1], ticktext=["−max", "0", "+max"])
+        colorbar.update(tickvals=[-1, 0, 1], ticktext=["−max|w<sub>c</sub>|", "0", "+max|w<sub>c</sub>|"])
     return go.Figure(
         data=[heat, bar],
         layout=theme.base_layout(
             **layout,
             margin=dict(l=40, r=8, t=8, b=24),
-            coloraxis=dict(
-                colorscale=theme.DIVERGING,
-                cmin=-bound if shared else -1.0,
-                cmax=bound if shared else 1.0,
-                colorbar=colorbar,
-            ),
+            coloraxis=dict(colorscale=theme.DIVERGING, colorbar=colorbar, cmid=0.0)
+            if shared
+            else dict(colorscale=theme.DIVERGING, colorbar=colorbar, cmin=-1.0, cmax=1.0),
             bargap=0.35,
             meta={"scale": "shared" if shared else "per-class"},
             uirevision="templates",
@@ -106,13 +104,13 @@ def templates_figure(
     )
 
 
-def templates_patch(W: np.ndarray, image_shape: tuple[int, int], class_names, scale: str = SHARED) -> Patch:
-    """Only the numbers of :func:`templates_figure` for the same ``scale``: the
-    mosaic, the colour range (shared) or the titles with each range (per class),
-    and the bias bars. About 45 KB for MNIST."""
+def templates_patch(W: np.ndarray, image_shape: tuple[int, int], scale: str = SHARED) -> Patch:
+    """Only the data of :func:`templates_figure` for the same ``scale``: the
+    mosaic and the bias bars (about 50 KB for MNIST). No layout key changes, so
+    plotly redraws the traces, not the whole figure."""
     images = weight_images(W, image_shape)
     C = images.shape[0]
-    bound, per = symmetric_bounds(images)
+    _, per = symmetric_bounds(images)
     shared = scale != PER_CLASS
     mosaic = Mosaic(C, *image_shape)
     p = Patch()
@@ -120,13 +118,6 @@ def templates_patch(W: np.ndarray, image_shape: tuple[int, int], class_names, sc
     b = W[0].astype(np.float32)
     p["data"][1]["y"] = theme.typed_array(b)
     p["data"][1]["marker"]["color"] = _bias_colours(b)
-    if shared:
-        p["layout"]["coloraxis"]["cmin"] = -bound
-        p["layout"]["coloraxis"]["cmax"] = bound
-    else:
-        names = [str(c) for c in class_names]
-        for c, title in enumerate(_titles(names, per, False)):
-            p["layout"]["annotations"][c]["text"] = f"<b>{title}</b>"
     return p
 
 

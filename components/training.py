@@ -33,8 +33,8 @@ from components import curves, ids, session, templates
 from components.analysis import alert
 from core.train import TrainConfig, TrainingDiverged, train_steps
 
-PROGRESS_S = 0.2  # how often the job streams a snapshot
-POLL_MS = 200  # how often the page asks for one (background interval)
+PROGRESS_S = 0.15  # how often the job streams a snapshot
+POLL_MS = 100  # pause between the page's polls (each waits for the previous answer and its redraw)
 WATCH_SECONDS = 5.0  # "watch" pace: a short run is slowed to last about this long
 MAX_RECORDS = 400  # logged steps per run (each one measures accuracies)
 
@@ -136,6 +136,9 @@ def newest(*snapshots) -> dict | None:
         (Output(ids.DATASET, "disabled"), True, False),
         (Output(ids.INIT_FIELDSET, "disabled"), True, False),
         (Output(ids.TEMPLATES_SCALE_FIELDSET, "disabled"), True, False),
+        # the numbers and the check describe the weights before this run until it ends
+        (Output(ids.SUMMARY, "className"), "numbers stale", "numbers"),
+        (Output(ids.GC_VIEW, "className"), "card view view-wide stale", "card view view-wide"),
     ],
     cancel=[Input(ids.STOP_BUTTON, "n_clicks")],
     prevent_initial_call=True,
@@ -199,7 +202,7 @@ def train_job(
         set_progress(
             (
                 snap,
-                templates.templates_patch(W, image_shape, prep.class_names, scale),
+                templates.templates_patch(W, image_shape, scale),
                 curves.curves_patch(hist, lc.loss, C, lc.delta),
                 str(done),
                 str(total),

@@ -1,0 +1,289 @@
+"""Benchmark of the running app, measured from outside as a browser sees it.
+
+    python bench/bench_app.py                 # starts `python app.py` on a free port
+    python bench/bench_app.py --url http://127.0.0.1:8050   # an app that is already running
+    python bench/bench_app.py --json bench.json             # also write the numbers as JSON
+
+Measures (targets from issue 5 in brackets):
+
+1. the callback that answers a change of loss or regularization, at N = 5,000
+   training samples with the check of all 7,850 entries on 50 samples: time of
+   the HTTP round trip on this machine (an upper bound of the server time)
+   p50 / p90 [p50 <= 150 ms], and the JSON it sends [<= 300 KB];
+2. how often the page updates while training (progress bar, templates and
+   curves redraws per second, in headless Chromium) [>= 4 per second];
+3. the first page load in headless Chromium, until every view is drawn [<= 2 s].
+
+Not a test: the numbers depend on the machine and its load (printed with them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from components import ids  # noqa: E402
+
+LOSSES = ("softmax", "hinge", "ova-hinge", "structured-hinge")
+REG_POSITIONS = (-7.0, -5.0, -4.0, -3.0, -2.0, -1.0, 0.0)
+
+
+# -- the app ----------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_app(port: int) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [sys.executable, "app.py", "--port", str(port)],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    for _ in range(120):
+        try:
+            if requests.get(url, timeout=1).ok:
+                return proc
+        except requests.RequestException:
+            pass
+        if proc.poll() is not None:
+            raise SystemExit(f"the app exited: {proc.stderr.read().decode()[-2000:]}")
+        time.sleep(0.25)
+    proc.terminate()
+    raise SystemExit("the app did not start within 30 s")
+
+
+def component_props(layout: dict) -> dict[str, dict]:
+    """{id: props} of every component of a /_dash-layout response."""
+    found: dict[str, dict] = {}
+
+    def walk(node):
+        if isinstance(node, dict):
+            props = node.get("props")
+            if isinstance(props, dict):
+                if "id" in props and isinstance(props["id"], str):
+                    found[props["id"]] = props
+                walk(props.get("children"))
+        elif isinstance(node, list):
+            for child in node:
+                walk(child)
+
+    walk(layout)
+    return found
+
+
+# -- 1. the fast callback ---------------------------------------------------------
+
+
+def bench_callback(base: str, rounds: int) -> dict:
+    deps = requests.get(base + "_dash-dependencies", timeout=10).json()
+    (dep,) = [d for d in deps if f"{ids.GC_HEATMAP}.figure" in d["output"]]
+    props = component_props(requests.get(base + "_dash-layout", timeout=30).json())
+    values = {
+        (i["id"], i["property"]): props[i["id"]].get(i["property"]) for i in dep["inputs"] + dep["state"]
+    }
+    outputs = [
+        {"id": part.rsplit(".", 1)[0], "property": part.rsplit(".", 1)[1]}
+        for part in dep["output"].strip(".").split("...")
+    ]
+    session = requests.Session()
+    times, sizes = [], []
+    for k in range(rounds):
+        if k % 2 == 0:
+            key, value = (ids.LOSS, "value"), LOSSES[(k // 2) % len(LOSSES)]
+        else:
+            key, value = (ids.REG, "value"), REG_POSITIONS[(k // 2) % len(REG_POSITIONS)]
+        values[key] = value
+        body = {
+            "output": dep["output"],
+            "outputs": outputs,
+            "inputs": [{**i, "value": values[(i["id"], i["property"])]} for i in dep["inputs"]],
+            "state": [{**s, "value": values[(s["id"], s["property"])]} for s in dep["state"]],
+            "changedPropIds": [f"{key[0]}.{key[1]}"],
+        }
+        t0 = time.perf_counter()
+        r = session.post(base + "_dash-update-component", json=body, timeout=30)
+        dt = time.perf_counter() - t0
+        r.raise_for_status()
+        payload = r.json()["response"]
+        assert ids.GC_HEATMAP in payload, "the callback answered without figures"
+        alert = payload.get(ids.ALERT_COMPUTE, {}).get("children")
+        assert not alert, f"the callback reported: {alert}"
+        if k >= 2:  # the first two warm caches up
+            times.append(dt * 1000)
+            sizes.append(len(r.content))
+    n_train = round(10 ** float(values[(ids.TRAIN_SIZE, "value")]))
+    n_gc = round(10 ** float(values[(ids.GC_SAMPLES, "value")]))
+    q = statistics.quantiles(times, n=10)
+    return {
+        "n_train": n_train,
+        "gradcheck_samples": n_gc,
+        "gradcheck_entries": values[(ids.GC_ENTRIES, "value")],
+        "requests": len(times),
+        "p50_ms": round(statistics.median(times), 1),
+        "p90_ms": round(q[8], 1),
+        "max_ms": round(max(times), 1),
+        "json_kb_median": round(statistics.median(sizes) / 1000, 1),
+        "json_kb_max": round(max(sizes) / 1000, 1),
+    }
+
+
+# -- 2. and 3. in the browser ---------------------------------------------------------
+
+
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+
+    options = Options()
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--window-size=1440,900",
+    ):
+        options.add_argument(arg)
+    chrome = shutil.which("chromium") or shutil.which("google-chrome")
+    if chrome:
+        options.binary_location = chrome
+    return webdriver.Chrome(options=options)
+
+
+_ALL_DRAWN = f"""
+const q = (s) => document.querySelector(s);
+const n = q('#{ids.SUMMARY_LOSS} .number-value');
+return !!(q('#{ids.TEMPLATES_GRAPH} .heatmaplayer image') && q('#{ids.GC_HEATMAP} .heatmaplayer image')
+  && q('#{ids.GC_SCATTER} .scatterlayer .point') && q('#{ids.CURVES_GRAPH} .shapelayer path')
+  && n && n.innerText !== '…');
+"""
+
+
+def bench_first_load(driver, base: str, loads: int) -> dict:
+    times = []
+    for _ in range(loads):
+        driver.get("about:blank")
+        t0 = time.perf_counter()
+        driver.get(base)
+        while time.perf_counter() - t0 < 60:
+            if driver.execute_script(_ALL_DRAWN):
+                break
+            time.sleep(0.02)
+        times.append(time.perf_counter() - t0)
+    logs = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    return {
+        "loads": loads,
+        "first_s": round(times[0], 2),
+        "median_s": round(statistics.median(times), 2),
+        "max_s": round(max(times), 2),
+        "console_errors": len(logs),
+    }
+
+
+_COUNT_UPDATES = f"""
+window.__updates = {{progress: 0, templates: 0, curves: 0}};
+const bar = document.getElementById('{ids.TRAIN_PROGRESS}');
+new MutationObserver(() => window.__updates.progress++).observe(bar, {{attributes: true, attributeFilter: ['value']}});
+for (const [key, id] of [['templates', '{ids.TEMPLATES_GRAPH}'], ['curves', '{ids.CURVES_GRAPH}']]) {{
+  const gd = document.querySelector('#' + id + ' .js-plotly-plot');
+  gd.on('plotly_afterplot', () => window.__updates[key]++);
+}}
+return true;
+"""
+
+
+def bench_training(driver, base: str, seconds: float) -> dict:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    driver.get(base)
+    t0 = time.perf_counter()
+    while not driver.execute_script(_ALL_DRAWN) and time.perf_counter() - t0 < 60:
+        time.sleep(0.05)
+    # a long run: 100 epochs at full speed
+    driver.find_element(By.CSS_SELECTOR, f"#{ids.EPOCHS} [role='slider']").send_keys(Keys.END)
+    driver.find_element(By.CSS_SELECTOR, f"#{ids.TRAIN_PACE} input[value='fast']").click()
+    time.sleep(0.5)
+    driver.find_element(By.ID, ids.TRAIN_BUTTON).click()
+    status = ""
+    while "Step" not in status and time.perf_counter() - t0 < 60:
+        status = driver.find_element(By.ID, ids.TRAIN_STATUS).text
+        time.sleep(0.05)
+    driver.execute_script(_COUNT_UPDATES)
+    time.sleep(seconds)
+    counts = driver.execute_script("return window.__updates")
+    running = driver.find_element(By.ID, ids.STOP_BUTTON).get_attribute("disabled") is None
+    driver.find_element(By.ID, ids.STOP_BUTTON).click()
+    rates = {k: round(v / seconds, 2) for k, v in counts.items()}
+    return {"window_s": seconds, "still_training_at_end": running, "per_second": rates}
+
+
+# -- main -------------------------------------------------------------------------
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", help="benchmark an app already running at this address")
+    parser.add_argument("--rounds", type=int, default=42, help="callback requests (the first 2 warm up)")
+    parser.add_argument("--loads", type=int, default=5, help="page loads")
+    parser.add_argument("--train-seconds", type=float, default=6.0, help="window for counting updates")
+    parser.add_argument("--no-browser", action="store_true", help="only the HTTP part")
+    parser.add_argument("--json", help="write the results to this file")
+    args = parser.parse_args(argv)
+
+    proc = None
+    base = args.url
+    if not base:
+        port = free_port()
+        proc = start_app(port)
+        base = f"http://127.0.0.1:{port}"
+    base = base.rstrip("/") + "/"
+    results = {"url": base, "load_average": os.getloadavg(), "cpus": os.cpu_count()}
+    try:
+        results["callback"] = bench_callback(base, args.rounds)
+        print("callback:", json.dumps(results["callback"]))
+        if not args.no_browser:
+            driver = browser()
+            try:
+                results["first_load"] = bench_first_load(driver, base, args.loads)
+                print("first load:", json.dumps(results["first_load"]))
+                results["training"] = bench_training(driver, base, args.train_seconds)
+                print("training:", json.dumps(results["training"]))
+            finally:
+                driver.quit()
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(timeout=10)
+    results["load_average_after"] = os.getloadavg()
+    print(
+        f"load average before {results['load_average']}, after {results['load_average_after']} "
+        f"on {results['cpus']} cores"
+    )
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
