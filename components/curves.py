@@ -49,7 +49,7 @@ def curves_figure(history: dict | None, loss: str, n_classes: int, delta: float)
         traces.append(
             go.Scatter(
                 x=steps.astype(np.float32),
-                y=cols[key].astype(np.float32),
+                y=np.clip(cols[key], -3e38, 3e38).astype(np.float32),
                 name=name,
                 mode="lines",
                 line=dict(color=colour, width=2.5 if key in ("loss", "train_acc") else 2, dash=dash_style),

@@ -130,6 +130,12 @@ def scatter_rows(table, limit: int = SCATTER_MAX, worst: int = SCATTER_WORST) ->
     return np.sort(np.asarray(chosen, dtype=np.int64))
 
 
+def _f32(x: np.ndarray) -> np.ndarray:
+    """float32 for the browser; values beyond its range saturate instead of overflowing."""
+    lim = float(np.finfo(np.float32).max)
+    return np.clip(x, -lim, lim).astype(np.float32)
+
+
 def _scatter_parts(result):
     """Per trace (smooth entries, entries near a kink): x analytic, y numeric,
     customdata (row, col) of W, for the rows :func:`scatter_rows` picks; and the
@@ -143,7 +149,7 @@ def _scatter_parts(result):
     rc = np.stack([t["row"].to_numpy()[rows], t["col"].to_numpy()[rows]], axis=1).astype(np.int32)
     parts = []
     for mask in (~kink, kink):
-        parts.append((a[mask].astype(np.float32), n[mask].astype(np.float32), rc[mask]))
+        parts.append((_f32(a[mask]), _f32(n[mask]), rc[mask]))
     finite = np.concatenate([a_all[np.isfinite(a_all)], n_all[np.isfinite(n_all)]])
     if finite.size:
         lo, hi = float(finite.min()), float(finite.max())

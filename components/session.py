@@ -86,7 +86,7 @@ def size_from_slider(v, what="sample size") -> int:
 
 def size_marks(pool: int) -> list[int]:
     """The selectable sizes for a pool of ``pool`` samples: nice round sizes below it, then all of it."""
-    sizes = [n for n in NICE_SIZES if n < pool * 0.95]
+    sizes = [n for n in NICE_SIZES if n * 1.4 < pool]  # not too close to the last stop: labels would collide
     if pool >= 1:
         sizes.append(int(pool))
     return sizes
@@ -104,6 +104,8 @@ def fmt_sci(x: float) -> str:
     """Short human form of a positive number: 0.001 -> "1e-3", 0.0316 -> "3.2e-2", 2 -> "2"."""
     if x == 0:
         return "0"
+    if not math.isfinite(x):
+        return "∞" if x > 0 else ("−∞" if x < 0 else "–")
     if 0.01 <= abs(x) < 1000:
         return f"{x:.3g}"
     m, e = f"{x:.1e}".split("e")
@@ -266,13 +268,20 @@ def prepared(choice: DataChoice):
 # -- weights and history in stores ------------------------------------------
 
 
+_F32_MAX = float(np.finfo(np.float32).max)
+
+
 def encode_weights(W: np.ndarray, **meta) -> dict:
-    """A JSON-safe, compact store payload for W: base64 of float32 bytes with its shape."""
-    W32 = np.ascontiguousarray(W, dtype="<f4")
+    """A JSON-safe, compact store payload for W: base64 of float32 bytes with its
+    shape (float64 when some weight is beyond float32's range, as after a
+    divergence)."""
+    W = np.asarray(W, dtype=np.float64)
+    wide = bool(np.isfinite(W).all() and W.size and np.abs(W).max() > _F32_MAX)
+    arr = np.ascontiguousarray(W, dtype="<f8" if wide else "<f4")
     return {
-        "shape": list(W32.shape),
-        "dtype": "float32",
-        "b64": base64.b64encode(W32.tobytes()).decode("ascii"),
+        "shape": list(arr.shape),
+        "dtype": "float64" if wide else "float32",
+        "b64": base64.b64encode(arr.tobytes()).decode("ascii"),
         **meta,
     }
 
@@ -282,7 +291,7 @@ def decode_weights(payload: dict | None) -> np.ndarray | None:
     if not payload or "b64" not in payload:
         return None
     raw = base64.b64decode(payload["b64"])
-    W = np.frombuffer(raw, dtype="<f4").astype(np.float64)
+    W = np.frombuffer(raw, dtype="<f8" if payload.get("dtype") == "float64" else "<f4").astype(np.float64)
     return W.reshape(payload["shape"])
 
 
@@ -397,30 +406,33 @@ def analyze(prep, W: np.ndarray, loss: LossChoice, check: CheckChoice) -> Analys
             f"the weights have shape {W.shape}, the data needs {(prep.n_features + 1, prep.n_classes)}; press Reset"
         )
     t0 = time.perf_counter()
-    parts = loss_parts(loss.loss, W, prep.X_train, prep.y_train, loss.reg, **loss.options)
+    with np.errstate(all="ignore"):  # huge weights after a divergence give inf, shown as such
+        parts = loss_parts(loss.loss, W, prep.X_train, prep.y_train, loss.reg, **loss.options)
+        grad_norm = float(np.linalg.norm(parts.dW))
     train_acc = accuracy(W, prep.X_train, prep.y_train)
     test_acc = accuracy(W, prep.X_test, prep.y_test) if prep.X_test.shape[0] else math.nan
     t1 = time.perf_counter()
     n = min(check.n_samples, prep.X_train.shape[0])
-    result = check_gradient(
-        loss.loss,
-        W,
-        prep.X_train[:n],
-        prep.y_train[:n],
-        loss.reg,
-        h=check.h,
-        method=check.method,
-        entries=check.entries,
-        seed=0,
-        bug=check.bug,
-        **loss.options,
-    )
+    with np.errstate(all="ignore"):
+        result = check_gradient(
+            loss.loss,
+            W,
+            prep.X_train[:n],
+            prep.y_train[:n],
+            loss.reg,
+            h=check.h,
+            method=check.method,
+            entries=check.entries,
+            seed=0,
+            bug=check.bug,
+            **loss.options,
+        )
     t2 = time.perf_counter()
     return Analysis(
         loss=parts.loss,
         data_loss=parts.data_loss,
         reg_loss=parts.reg_loss,
-        grad_norm=float(np.linalg.norm(parts.dW)),
+        grad_norm=grad_norm,
         train_acc=train_acc,
         test_acc=test_acc,
         n_train=int(prep.X_train.shape[0]),

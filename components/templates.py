@@ -22,7 +22,8 @@ def weight_images(W: np.ndarray, image_shape: tuple[int, int]) -> np.ndarray:
     """(C, H, W) float32 images of the per-class weights (rows 1.. of W)."""
     H, Wd = image_shape
     C = W.shape[1]
-    return np.ascontiguousarray(W[1:].T.reshape(C, H, Wd), dtype=np.float32)
+    lim = float(np.finfo(np.float32).max)  # huge weights (a diverged run) saturate instead of becoming inf
+    return np.ascontiguousarray(np.clip(W[1:].T, -lim, lim).reshape(C, H, Wd), dtype=np.float32)
 
 
 def symmetric_bounds(images: np.ndarray) -> tuple[float, np.ndarray]:
@@ -30,6 +31,11 @@ def symmetric_bounds(images: np.ndarray) -> tuple[float, np.ndarray]:
     per = np.abs(images.reshape(images.shape[0], -1)).max(axis=1)
     per = np.where(per > 0, per, 1.0)
     return float(per.max()), per
+
+
+def _bias(W: np.ndarray) -> np.ndarray:
+    lim = float(np.finfo(np.float32).max)
+    return np.clip(W[0], -lim, lim).astype(np.float32)
 
 
 def _bias_colours(b: np.ndarray) -> list[str]:
@@ -64,7 +70,7 @@ def templates_figure(
     mosaic = Mosaic(C, *image_shape)
     z = mosaic.tile(images if shared else images / per[:, None, None])
     layout = mosaic_layout(mosaic, names, "bias b<sub>c</sub> (row 0 of W)")
-    b = W[0].astype(np.float32)
+    b = _bias(W)
     heat = go.Heatmap(
         z=z,
         customdata=mosaic.pixel_index(),
@@ -115,7 +121,7 @@ def templates_patch(W: np.ndarray, image_shape: tuple[int, int], scale: str = SH
     mosaic = Mosaic(C, *image_shape)
     p = Patch()
     p["data"][0]["z"] = theme.typed_array(mosaic.tile(images if shared else images / per[:, None, None]))
-    b = W[0].astype(np.float32)
+    b = _bias(W)
     p["data"][1]["y"] = theme.typed_array(b)
     p["data"][1]["marker"]["color"] = _bias_colours(b)
     return p

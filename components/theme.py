@@ -94,6 +94,12 @@ def typed_array(values, dtype="float32") -> dict:
     Figures built from numpy arrays are encoded like this by plotly.py; a Patch
     is not, so a Patch that assigns arrays would otherwise send long decimal
     lists. NaN stays NaN (a gap in a heatmap)."""
+    values = np.asarray(values)
+    if np.dtype(dtype) == np.float32 and values.dtype.kind == "f" and values.dtype.itemsize > 4:
+        lim = float(
+            np.finfo(np.float32).max
+        )  # huge weights (a diverged run) saturate instead of becoming inf
+        values = np.clip(values, -lim, lim)
     arr = np.ascontiguousarray(values, dtype=dtype)
     spec = {"dtype": _TYPED[arr.dtype], "bdata": base64.b64encode(arr.tobytes()).decode("ascii")}
     if arr.ndim > 1:

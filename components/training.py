@@ -247,7 +247,7 @@ def train_job(
             + ("" if not math.isfinite(last.val_acc) else f" · val {100 * last.val_acc:.1f}%")
         )
     else:
-        text = "Diverged: see the message above."
+        text = "Diverged: see the message on the page."
     final = emit(final=True, text=text)
     return final, message
 

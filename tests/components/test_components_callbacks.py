@@ -40,6 +40,7 @@ def test_sizes_round_trip_through_log_positions():
 def test_size_marks_fit_the_pool():
     assert session.size_marks(9000) == [50, 100, 200, 500, 1000, 2000, 5000, 9000]
     assert session.size_marks(2000)[-1] == 2000 and 2000 not in session.size_marks(2000)[:-1]
+    assert session.size_marks(540) == [50, 100, 200, 540]  # 500 would sit on top of 540
 
 
 @pytest.mark.parametrize("h", [0, -1e-5, None, "abc", float("nan")])
@@ -241,12 +242,43 @@ def test_training_continues_the_history_of_the_same_objective():
     assert second["history"]["step"][-1] == 16 and second["step"] == 16
 
 
-def test_divergence_keeps_the_last_finite_weights_and_says_so():
-    result, alert, progress = train(epochs=5, lr=1.0, weights=session.initial_weights(BUILTIN, "uniform", 0))
+def test_huge_weights_survive_the_store():
+    W = np.full((785, 10), 1e300)
+    payload = session.encode_weights(W)
+    assert payload["dtype"] == "float64" and np.array_equal(session.decode_weights(payload), W)
+
+
+def test_divergence_keeps_the_last_finite_weights_and_says_so(recwarn):
+    # λ = 100 with lr = 10: every step multiplies W by about 1 - lr·λ = -999
+    progress = []
+    result, alert = training.train_job(
+        progress.append,
+        1,
+        BUILTIN,
+        LOG(200),
+        LOG(100),
+        "standardize",
+        "softmax",
+        1.0,
+        2.0,
+        "half",
+        ["bias"],
+        "gaussian",
+        0,
+        1.0,
+        LOG(50),
+        LOG(20),
+        "fast",
+        "shared",
+        weights0(),
+        None,
+        {"id": "t"},
+    )
+    assert "diverged" in str(alert) and "learning rate" in str(alert)
     W = session.decode_weights(result["weights"])
-    assert np.isfinite(W).all()
-    if alert is not None:  # a diverging run (lr = 10 with momentum) reports it
-        assert "diverged" in str(alert).lower()
+    assert np.isfinite(W).all() and result["step"] > 0
+    assert progress[-1][-1].startswith("Diverged")
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
 
 
 def test_training_with_a_bad_value_is_a_message():
