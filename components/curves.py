@@ -135,11 +135,25 @@ def sanity_annotation(loss: str, n_classes: int, delta: float) -> dict:
     )
 
 
-def curves_patch(history: dict, loss: str, n_classes: int, delta: float) -> Patch:
+def curves_patch(
+    history: dict, loss: str, n_classes: int, delta: float, last_step: int | None = None
+) -> Patch:
     """The five curves of :func:`curves_figure` replaced with ``history``
-    (float32 typed arrays) and the "press Train" hint removed."""
+    (float32 typed arrays) and the "press Train" hint removed.
+
+    With ``last_step`` (where the running job will end) the step axis is fixed
+    to [0, last_step] and the loss axis snapped to a nice top: the curve grows
+    into a still frame, and plotly redraws only the lines, not the axes."""
     cols = session.history_arrays(history)
     p = Patch()
+    if last_step:
+        value, _ = initial_loss_text(loss, n_classes, delta)
+        finite = cols["loss"][np.isfinite(cols["loss"])]
+        top = max(value, float(finite.max()) if finite.size else value, 1e-12)
+        p["layout"]["xaxis"]["range"] = [0, float(last_step)]
+        p["layout"]["xaxis"]["autorange"] = False
+        p["layout"]["yaxis"]["range"] = [0, min(theme.nice_ceil(top * 1.05), 3e38)]
+        p["layout"]["yaxis"]["autorange"] = False
     x = theme.typed_array(cols["step"])
     for i, (key, *_rest) in enumerate(TRACES):
         p["data"][i]["x"] = x

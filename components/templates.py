@@ -28,9 +28,19 @@ def weight_images(W: np.ndarray, image_shape: tuple[int, int]) -> np.ndarray:
 
 def symmetric_bounds(images: np.ndarray) -> tuple[float, np.ndarray]:
     """(shared bound, per-class bounds): max |w| overall and per image, never 0."""
-    per = np.abs(images.reshape(images.shape[0], -1)).max(axis=1)
-    per = np.where(per > 0, per, 1.0)
-    return float(per.max()), per
+    raw = np.abs(images.reshape(images.shape[0], -1)).max(axis=1)
+    overall = float(raw.max()) if raw.size else 0.0
+    return (overall if overall > 0 else 1.0), np.where(raw > 0, raw, 1.0)
+
+
+def _shared_bound(bound: float) -> float:
+    """The shared colour range: symmetric about 0, snapped to a nice number (see theme.nice_ceil)."""
+    return theme.nice_ceil(bound)
+
+
+def _bias_range(b: np.ndarray) -> list[float]:
+    m = theme.nice_ceil(float(np.abs(b).max()) if b.size else 1.0) * 1.1
+    return [-m, m]
 
 
 def _bias(W: np.ndarray) -> np.ndarray:
@@ -58,9 +68,9 @@ def templates_figure(
     on zero, and a bar chart of the bias (trace 1).
 
     ``scale="shared"``: one colour scale for all classes, so their magnitudes
-    compare (plotly keeps it symmetric about 0 by itself: ``cmid=0``, so an
-    update only has to send new numbers); ``"per-class"``: each image divided
-    by its own largest |w|, so the shape of weak templates shows too.
+    compare (symmetric about 0, its end snapped to a nice number so it stays
+    put while training); ``"per-class"``: each image divided by its own
+    largest |w|, so the shape of weak templates shows too.
     """
     images = weight_images(W, image_shape)
     C = images.shape[0]
@@ -88,7 +98,9 @@ def templates_figure(
         hovertemplate="<b>%{x}</b><br>bias = %{y:.3g}<extra></extra>",
         name="bias",
     )
-    layout["yaxis2"].update(theme.axis(zeroline=True, zerolinecolor=theme.MUTED, nticks=3))
+    layout["yaxis2"].update(
+        theme.axis(zeroline=True, zerolinecolor=theme.MUTED, nticks=3, range=_bias_range(b), autorange=False)
+    )
     layout["xaxis2"].update(showgrid=False)
     colorbar = dict(thickness=12, len=0.62, y=0.6, outlinewidth=0, tickfont=dict(size=11))
     if shared:
@@ -100,7 +112,12 @@ def templates_figure(
         layout=theme.base_layout(
             **layout,
             margin=dict(l=40, r=8, t=8, b=24),
-            coloraxis=dict(colorscale=theme.DIVERGING, colorbar=colorbar, cmid=0.0)
+            coloraxis=dict(
+                colorscale=theme.DIVERGING,
+                colorbar=colorbar,
+                cmin=-_shared_bound(bound),
+                cmax=_shared_bound(bound),
+            )
             if shared
             else dict(colorscale=theme.DIVERGING, colorbar=colorbar, cmin=-1.0, cmax=1.0),
             bargap=0.35,
@@ -111,19 +128,24 @@ def templates_figure(
 
 
 def templates_patch(W: np.ndarray, image_shape: tuple[int, int], scale: str = SHARED) -> Patch:
-    """Only the data of :func:`templates_figure` for the same ``scale``: the
-    mosaic and the bias bars (about 50 KB for MNIST). No layout key changes, so
-    plotly redraws the traces, not the whole figure."""
+    """Only the numbers of :func:`templates_figure` for the same ``scale``: the
+    mosaic, the bias bars and the (snapped) ranges, about 50 KB for MNIST. The
+    ranges change only now and then, so plotly mostly redraws just the traces."""
     images = weight_images(W, image_shape)
     C = images.shape[0]
-    _, per = symmetric_bounds(images)
+    bound, per = symmetric_bounds(images)
     shared = scale != PER_CLASS
     mosaic = Mosaic(C, *image_shape)
     p = Patch()
-    p["data"][0]["z"] = theme.typed_array(mosaic.tile(images if shared else images / per[:, None, None]))
     b = _bias(W)
+    p["data"][0]["z"] = theme.typed_array(mosaic.tile(images if shared else images / per[:, None, None]))
     p["data"][1]["y"] = theme.typed_array(b)
     p["data"][1]["marker"]["color"] = _bias_colours(b)
+    p["layout"]["yaxis2"]["range"] = _bias_range(b)
+    if shared:
+        m = _shared_bound(bound)
+        p["layout"]["coloraxis"]["cmin"] = -m
+        p["layout"]["coloraxis"]["cmax"] = m
     return p
 
 

@@ -105,3 +105,22 @@ def typed_array(values, dtype="float32") -> dict:
     if arr.ndim > 1:
         spec["shape"] = ", ".join(str(d) for d in arr.shape)
     return spec
+
+
+_NICE = (1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
+
+
+def nice_ceil(x: float) -> float:
+    """The smallest of 1, 1.5, 2, 3, 4, 5, 6, 8 times a power of ten that is >= x.
+
+    Axis and colour ranges snapped to these stay put while training moves the
+    numbers a little: plotly then redraws the traces, not the axes (text
+    measuring is most of the cost of a redraw)."""
+    if not np.isfinite(x) or x <= 0:
+        return 1.0 if not np.isfinite(x) or x == 0 else nice_ceil(-x)
+    e = np.floor(np.log10(x))
+    m = x / 10.0**e
+    for n in _NICE:
+        if m <= n * (1 + 1e-12):
+            return float(n * 10.0**e)
+    return float(10.0 ** (e + 1))

@@ -22,6 +22,7 @@ State flow (all per browser session, nothing in module globals):
 from __future__ import annotations
 
 import math
+import os
 import time
 import traceback
 
@@ -67,6 +68,21 @@ def train_config(
     )
     cfg.validate()
     return cfg
+
+
+JOB_NICENESS = 10
+
+
+def _lower_priority() -> None:
+    """Run the job below the web server and the browser: on a small machine a job
+    at full speed would otherwise starve the page it is meant to animate. Sets
+    (does not add to) the niceness, so a reused Celery worker stays at 10."""
+    try:
+        current = os.getpriority(os.PRIO_PROCESS, 0)
+        if current < JOB_NICENESS:
+            os.setpriority(os.PRIO_PROCESS, 0, JOB_NICENESS)
+    except (AttributeError, OSError):  # not on this platform, or not allowed
+        pass
 
 
 def status_text(p, offset: int = 0) -> str:
@@ -168,6 +184,7 @@ def train_job(
 ):
     """Minibatch SGD from the current weights, streaming snapshots (see the module docstring)."""
     run = int(n_clicks or 0)
+    _lower_priority()
     try:
         data = session.data_choice(dataset, train_size, test_size, preprocessing)
         lc = session.loss_choice(loss, reg, reg_mode, reg_bias, delta)
@@ -203,7 +220,7 @@ def train_job(
             (
                 snap,
                 templates.templates_patch(W, image_shape, scale),
-                curves.curves_patch(hist, lc.loss, C, lc.delta),
+                curves.curves_patch(hist, lc.loss, C, lc.delta, offset + total),
                 str(done),
                 str(total),
                 text or status_text(records[-1], offset) if records else "Starting…",

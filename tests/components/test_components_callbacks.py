@@ -19,6 +19,14 @@ from core import data as core_data
 from core.losses import LOSSES
 
 BUILTIN = core_data.BUILTIN
+
+
+@pytest.fixture(autouse=True)
+def _keep_test_priority(monkeypatch):
+    """train_job renices its (job) process; called in-process here, it must not renice pytest."""
+    monkeypatch.setattr(training, "_lower_priority", lambda: None)
+
+
 LOG = np.log10
 
 

@@ -120,11 +120,22 @@ def test_templates_figure_one_image_per_class_and_bias_apart():
     assert [a.text for a in fig.layout.annotations][:C] == [f"<b>{n}</b>" for n in NAMES]
 
 
+@pytest.mark.parametrize(
+    "x, nice",
+    [(0.0123, 0.015), (0.02, 0.02), (0.021, 0.03), (7.2, 8.0), (9.5, 10.0), (1e-7, 1e-7), (0.0, 1.0)],
+)
+def test_nice_ceil(x, nice):
+    assert theme.nice_ceil(x) == pytest.approx(nice)
+
+
 def test_templates_shared_scale_is_one_range_centred_on_zero():
     W = make_W()
+    W[1:, 3] = 0.0  # a class of zeros does not stretch the range
     fig = templates.templates_figure(W, (H, WD), NAMES, scale=templates.SHARED)
     assert fig.data[0].coloraxis == "coloraxis"
-    assert fig.layout.coloraxis.cmid == 0 and fig.layout.coloraxis.cmin is None  # plotly keeps it symmetric
+    m = float(np.abs(W[1:]).max())
+    assert fig.layout.coloraxis.cmax == -fig.layout.coloraxis.cmin == theme.nice_ceil(m)
+    assert m <= fig.layout.coloraxis.cmax < 1.34 * m
     for c in range(C):
         np.testing.assert_allclose(panel(fig, c), W[1:, c].reshape(H, WD), rtol=1e-6)  # unscaled
 
@@ -156,7 +167,9 @@ def test_templates_patch_matches_the_figure(scale):
         rtol=1e-6,
     )
     np.testing.assert_allclose(decode(ops["data.1.y"]), W[0], rtol=1e-6)
-    assert not [k for k in ops if k.startswith("layout")]  # data only: plotly redraws traces, not the figure
+    assert ops["layout.yaxis2.range"] == list(fig.layout.yaxis2.range)
+    if scale == templates.SHARED:
+        assert ops["layout.coloraxis.cmax"] == fig.layout.coloraxis.cmax
 
 
 def test_templates_patch_for_mnist_is_small():
