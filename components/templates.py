@@ -99,7 +99,7 @@ def templates_figure(
         name="bias",
     )
     layout["yaxis2"].update(
-        theme.axis(zeroline=True, zerolinecolor=theme.MUTED, nticks=3, range=_bias_range(b), autorange=False)
+        theme.axis(zeroline=True, zerolinecolor=theme.MUTED, nticks=5, range=_bias_range(b), autorange=False)
     )
     layout["xaxis2"].update(showgrid=False)
     colorbar = dict(thickness=12, len=0.62, y=0.6, outlinewidth=0, tickfont=dict(size=11))
