@@ -9,13 +9,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 
 import pytest
 from selenium.webdriver.chrome.options import Options
-
-# the Diskcache of background jobs: a private folder per test run
-os.environ.setdefault("LINCLS_CACHE", tempfile.mkdtemp(prefix="lincls-test-cache-"))
 
 CHROME = next(
     (
