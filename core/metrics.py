@@ -65,7 +65,9 @@ def confusion_matrix(y_true, y_pred, C: int) -> np.ndarray:
     y_true = np.asarray(y_true).astype(np.int64, copy=False)
     y_pred = np.asarray(y_pred).astype(np.int64, copy=False)
     if y_true.shape != y_pred.shape or y_true.ndim != 1:
-        raise ValueError(f"y_true and y_pred must be 1-D of equal length, got {y_true.shape} and {y_pred.shape}")
+        raise ValueError(
+            f"y_true and y_pred must be 1-D of equal length, got {y_true.shape} and {y_pred.shape}"
+        )
     for a, name in ((y_true, "y_true"), (y_pred, "y_pred")):
         if a.size and (a.min() < 0 or a.max() >= C):
             raise ValueError(f"{name} must hold labels in 0..{C - 1}")
@@ -126,21 +128,24 @@ def confident_mistakes(W, X, y, n: int = 12, loss: str = "softmax") -> pd.DataFr
     with np.errstate(all="ignore"):
         conf = v_pred if not LOSSES[loss].is_hinge else v_pred - v_true
     order = np.lexsort((wrong, -conf))[: max(int(n), 0)]
-    return pd.DataFrame({
-        "index": wrong[order].astype(np.int64),
-        "true": y[wrong[order]],
-        "pred": pred[wrong[order]].astype(np.int64),
-        "confidence": conf[order].astype(np.float64),
-        "true_value": v_true[order].astype(np.float64),
-    })
+    return pd.DataFrame(
+        {
+            "index": wrong[order].astype(np.int64),
+            "true": y[wrong[order]],
+            "pred": pred[wrong[order]].astype(np.int64),
+            "confidence": conf[order].astype(np.float64),
+            "true_value": v_true[order].astype(np.float64),
+        }
+    )
 
 
 # --------------------------------------------------------------------------
 # hyper-parameter grid
 
 
-def grid_search_steps(X, y, X_val, y_val, lrs: Sequence[float], regs: Sequence[float],
-                      base_config: TrainConfig) -> Iterator[tuple[int, int, dict]]:
+def grid_search_steps(
+    X, y, X_val, y_val, lrs: Sequence[float], regs: Sequence[float], base_config: TrainConfig
+) -> Iterator[tuple[int, int, dict]]:
     """Train once per (lr, reg) cell, yielding ``(done, total, row)`` after each.
 
     Each cell is ``base_config`` with that lr and reg (same seed, so the cells
@@ -153,8 +158,11 @@ def grid_search_steps(X, y, X_val, y_val, lrs: Sequence[float], regs: Sequence[f
     total = len(lrs) * len(regs)
     done = 0
     # validation accuracy is computed once at the end; don't log it every few steps
-    cfg0 = replace(base_config, log_every=max(base_config.log_every, 10**9),
-                   snapshot_every=max(base_config.snapshot_every, 10**9))
+    cfg0 = replace(
+        base_config,
+        log_every=max(base_config.log_every, 10**9),
+        snapshot_every=max(base_config.snapshot_every, 10**9),
+    )
     n_classes = int(max(np.max(y), np.max(y_val))) + 1
     for lr in lrs:
         for reg in regs:
@@ -167,24 +175,48 @@ def grid_search_steps(X, y, X_val, y_val, lrs: Sequence[float], regs: Sequence[f
             else:
                 tr, va = accuracy(res.W, X, y), accuracy(res.W, X_val, y_val)
                 with np.errstate(all="ignore"):
-                    fl = loss_parts(cfg.loss, res.W, X, np.asarray(y), cfg.reg, delta=cfg.delta,
-                                    reg_mode=cfg.reg_mode, reg_bias=cfg.reg_bias).loss
+                    fl = loss_parts(
+                        cfg.loss,
+                        res.W,
+                        X,
+                        np.asarray(y),
+                        cfg.reg,
+                        delta=cfg.delta,
+                        reg_mode=cfg.reg_mode,
+                        reg_bias=cfg.reg_bias,
+                    ).loss
                 if not math.isfinite(fl):
                     fl = math.nan
             done += 1
-            row = dict(lr=float(lr), reg=float(reg), train_acc=tr, val_acc=va, final_loss=fl,
-                       diverged=diverged, seconds=time.perf_counter() - t0, stopped=res.stopped)
+            row = dict(
+                lr=float(lr),
+                reg=float(reg),
+                train_acc=tr,
+                val_acc=va,
+                final_loss=fl,
+                diverged=diverged,
+                seconds=time.perf_counter() - t0,
+                stopped=res.stopped,
+            )
             yield done, total, row
 
 
-def grid_search(X, y, X_val, y_val, lrs: Sequence[float], regs: Sequence[float],
-                base_config: TrainConfig) -> pd.DataFrame:
+def grid_search(
+    X, y, X_val, y_val, lrs: Sequence[float], regs: Sequence[float], base_config: TrainConfig
+) -> pd.DataFrame:
     """All cells of :func:`grid_search_steps` as a DataFrame (one row per cell, lr-major)."""
     rows = [row for _, _, row in grid_search_steps(X, y, X_val, y_val, lrs, regs, base_config)]
     return pd.DataFrame(rows, columns=list(GRID_COLUMNS))
 
 
 __all__ = [
-    "GRID_COLUMNS", "accuracy", "confident_mistakes", "confusion_matrix", "grid_search",
-    "grid_search_steps", "per_class_accuracy", "predict", "top_k",
+    "GRID_COLUMNS",
+    "accuracy",
+    "confident_mistakes",
+    "confusion_matrix",
+    "grid_search",
+    "grid_search_steps",
+    "per_class_accuracy",
+    "predict",
+    "top_k",
 ]

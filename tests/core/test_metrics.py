@@ -173,10 +173,23 @@ def test_metrics009_grid_search_frame_and_divergence():
         warnings.simplefilter("error")
         df = grid_search(X, y, Xv, yv, lrs=[1e-2, 1e8], regs=[0.0, 1e-2, 1e3], base_config=base)
     assert tuple(df.columns) == GRID_COLUMNS and len(df) == 6
-    assert df[["lr", "reg"]].values.tolist() == [[1e-2, 0.0], [1e-2, 1e-2], [1e-2, 1e3],
-                                                 [1e8, 0.0], [1e8, 1e-2], [1e8, 1e3]]
+    assert df[["lr", "reg"]].values.tolist() == [
+        [1e-2, 0.0],
+        [1e-2, 1e-2],
+        [1e-2, 1e3],
+        [1e8, 0.0],
+        [1e8, 1e-2],
+        [1e8, 1e3],
+    ]
     ok = df[~df["diverged"]]
-    assert df["diverged"].tolist() == [False, False, False, False, False, True]  # only lr * reg = 1e11 blows up
+    assert df["diverged"].tolist() == [
+        False,
+        False,
+        False,
+        False,
+        False,
+        True,
+    ]  # only lr * reg = 1e11 blows up
     assert df.loc[5, "stopped"].startswith("diverged: training diverged at step")
     assert df.loc[df["diverged"], ["train_acc", "val_acc", "final_loss"]].isna().all().all()
     assert (ok["val_acc"].between(0, 1)).all() and (ok["final_loss"] > 0).all()
