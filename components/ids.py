@@ -77,3 +77,58 @@ RESULT_STORE = "train-result-store"  # the finished job's final W + history
 RUNNING_STORE = "train-running-store"  # True while a training job runs (set by `running=`)
 COMMITTED_STORE = "train-committed-store"  # {"run", "step"} last copied into weights-store
 GC_DRAWN_STORE = "gradcheck-drawn-store"  # dataset key the gradient-check figures were last drawn for in full
+
+# -- section "Inspect the classifier" (components/inspector.py, examples.py, evaluation.py, compare.py,
+#    hypergrid.py): tabs Examples / Mistakes & score maps / Softmax vs SVM / Grid search; a tab computes only
+#    while it shows
+INSPECT_SECTION = "inspect-section"
+INSPECT_TABS = "inspect-tabs"  # value: "examples", "mistakes", "compare" or "grid"
+EXAMPLES_SPLIT = "examples-split"
+EXAMPLES_INDICES = "examples-indices"  # image numbers, e.g. "0, 1, 2"
+EXAMPLES_RANDOM = "examples-random-button"
+EXAMPLES_TABLE = "examples-table"
+EXAMPLES_TOTALS = "examples-totals"
+EXAMPLES_SCOREMAP = "examples-scoremap"
+EXAMPLES_SCOREMAP_INFO = "examples-scoremap-info"
+EXAMPLES_SELECTED_STORE = "examples-selected-store"  # {"split", "index"} of the clicked row
+EVALUATION_CONFUSION = "evaluation-confusion"
+EVALUATION_SUMMARY = "evaluation-summary"
+EVALUATION_GALLERY = "evaluation-gallery"
+EVALUATION_SCOREMAP = "evaluation-scoremap"
+EVALUATION_SCOREMAP_INFO = "evaluation-scoremap-info"
+EVALUATION_SELECTED_STORE = "evaluation-selected-store"  # {"split": "test", "index"} of the clicked mistake
+COMPARE_BUTTON = "compare-button"
+COMPARE_CANCEL = "compare-cancel-button"
+COMPARE_PROGRESS = "compare-progress"
+COMPARE_STATUS = "compare-status"
+COMPARE_SUMMARY = "compare-summary"
+COMPARE_RESULT = "compare-result"
+COMPARE_NUMBERS_SOFTMAX = "compare-numbers-softmax"
+COMPARE_NUMBERS_HINGE = "compare-numbers-hinge"
+COMPARE_TEMPLATES_SOFTMAX = "compare-templates-softmax"
+COMPARE_TEMPLATES_HINGE = "compare-templates-hinge"
+COMPARE_CURVES_SOFTMAX = "compare-curves-softmax"
+COMPARE_CURVES_HINGE = "compare-curves-hinge"
+HYPERGRID_LRS = "hypergrid-lrs"
+HYPERGRID_REGS = "hypergrid-regs"
+HYPERGRID_BUTTON = "hypergrid-button"
+HYPERGRID_CANCEL = "hypergrid-cancel-button"
+HYPERGRID_PROGRESS = "hypergrid-progress"
+HYPERGRID_STATUS = "hypergrid-status"
+HYPERGRID_MESSAGE = "hypergrid-message"
+HYPERGRID_HEATMAP = "hypergrid-heatmap"
+HYPERGRID_DETAIL = "hypergrid-detail"
+HYPERGRID_CELL = "hypergrid-cell"
+HYPERGRID_TEMPLATES = "hypergrid-templates"
+HYPERGRID_CURVES = "hypergrid-curves"
+HYPERGRID_STORE = "hypergrid-store"  # the grid's settings and finished cells (numbers only, no weights)
+
+
+def examples_row(index):
+    """Pattern-matching id of a table row's image button; index "train:17" / "test:3", or dash.ALL."""
+    return {"type": "examples-row", "index": index}
+
+
+def evaluation_mistake(index):
+    """Pattern-matching id of a mistake card; index the test image number, or dash.ALL."""
+    return {"type": "evaluation-mistake", "index": index}
