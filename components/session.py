@@ -17,12 +17,14 @@ from __future__ import annotations
 import base64
 import functools
 import math
+import numbers
 import os
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from components.guard import InputError
 from core import data as core_data
 from core.losses import LOSSES, REG_MODES, loss_parts
 from core.metrics import accuracy
@@ -113,25 +115,66 @@ def fmt_sci(x: float) -> str:
     return f"{m}e{int(e)}"
 
 
-def _number(v, what: str) -> float:
+# -- parsing: every value from the page is untrusted ------------------------------
+# (a client can post any JSON: the wrong type, NaN, 1e400, a value not on offer).
+# Each helper returns the typed value or raises InputError naming the control;
+# components/guard.py shows that on the page.
+
+
+def _shown(v, limit: int = 40) -> str:
+    """A client value inside a message: its repr, cut short (it may be anything)."""
+    text = repr(v)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _number(v, what: str, lo: float | None = None, hi: float | None = None) -> float:
+    """``v`` as a finite float, within ``[lo, hi]`` when given."""
     if v is None or isinstance(v, bool):
-        raise ValueError(f"{what}: enter a number")
+        raise InputError(what, f"{what}: enter a number")
+    if not isinstance(v, (numbers.Real, str)) or (isinstance(v, str) and len(v) > 40):
+        raise InputError(what, f"{what}: {_shown(v)} is not a number")
     try:
         x = float(v)
-    except (TypeError, ValueError):
-        raise ValueError(f"{what}: {v!r} is not a number") from None
+    except (ValueError, OverflowError):
+        raise InputError(what, f"{what}: {_shown(v)} is not a number") from None
     if not math.isfinite(x):
-        raise ValueError(f"{what}: {v!r} is not a finite number")
+        raise InputError(what, f"{what}: {_shown(v)} is not a finite number")
+    if lo is not None and hi is not None and not lo <= x <= hi:
+        raise InputError(what, f"{what} must be between {lo:g} and {hi:g}, not {_shown(v)}")
+    if lo is not None and x < lo:
+        raise InputError(what, f"{what} must be at least {lo:g}, not {_shown(v)}")
+    if hi is not None and x > hi:
+        raise InputError(what, f"{what} must be at most {hi:g}, not {_shown(v)}")
     return x
 
 
-def _int(v, what: str, lo: int) -> int:
+def _int(v, what: str, lo: int, hi: int | None = None) -> int:
+    """``v`` as a whole number ``>= lo`` (and ``<= hi`` when given)."""
     x = _number(v, what)
     if x != int(x):
-        raise ValueError(f"{what}: {v!r} is not a whole number")
+        raise InputError(what, f"{what}: {_shown(v)} is not a whole number")
     if x < lo:
-        raise ValueError(f"{what} must be at least {lo}, not {int(x)}")
+        raise InputError(what, f"{what} must be at least {lo}, not {int(x)}")
+    if hi is not None and x > hi:
+        raise InputError(what, f"{what} must be at most {hi:,}, not {_shown(v)}")
     return int(x)
+
+
+def _choice(v, options, what: str) -> str:
+    """``v`` if it is one of the (string) ``options`` the control offers."""
+    if isinstance(v, str) and v in options:
+        return v
+    raise InputError(what, f"{what}: {_shown(v)} is not one of {', '.join(map(str, options))}")
+
+
+def _stop(v, choices, what: str) -> int:
+    """The size a stop of a log-placed choice slider stands for; any other position is rejected."""
+    x = _number(v, what)
+    for c in choices:
+        if abs(x - math.log10(c)) < 1e-6:
+            return int(c)
+    stops = ", ".join(short_count(c) for c in choices)
+    raise InputError(what, f"{what}: {_shown(v)} is not one of the slider's stops ({stops})")
 
 
 # -- choices as typed values ------------------------------------------------

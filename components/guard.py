@@ -1,0 +1,114 @@
+"""The boundary: every callback argument is untrusted, so every callback body runs under :func:`guarded`.
+
+A browser sends what its controls allow, but anyone can post any JSON to
+``/_dash-update-component``: a value outside the option list, NaN, 1e400, a
+list where a number belongs. The parsing helpers in :mod:`components.session`
+check type, range and option of every value before it is used and raise
+:class:`InputError` naming the control. :func:`guarded` turns that (and any
+other ValueError / TypeError of parsing) into a readable alert on the page,
+leaves every other output as it was (``no_update``), and never lets an
+exception become a 500 with a traceback: unexpected errors are logged on the
+server and shown as one line.
+
+Nothing here imports dash at module level, so the pure ``session`` module can
+raise :class:`InputError` without depending on dash.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+
+log = logging.getLogger("lincls.guard")
+
+
+class InputError(ValueError):
+    """A callback input that is rejected at the boundary.
+
+    ``control`` is the control's label as the page shows it (e.g. "training
+    samples"); ``str(exc)`` is the whole message, which names the control.
+    A ValueError, so code that already handles ValueError handles it too.
+    """
+
+    def __init__(self, control: str, message: str):
+        self.control = control
+        self.message = message if control.lower() in message.lower() else f"{control}: {message}"
+        super().__init__(self.message)
+
+
+# What counts as a rejected input: the parsing helpers' own errors, and the
+# TypeError / KeyError / ... a value of the wrong shape causes in code that
+# reads it (a list where a dict belongs, a string where a list belongs).
+REJECTED = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError)
+
+MAX_SHOWN = 300  # characters of an error message shown on the page
+
+
+def describe(exc: BaseException) -> str:
+    """The one-line text of a rejected value for the page (never a traceback)."""
+    if isinstance(exc, ValueError):
+        text = str(exc)
+    else:  # the text of a TypeError etc. names code, not a control
+        text = f"a value of the wrong type or shape was sent ({type(exc).__name__})"
+    return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 1] + "…"
+
+
+def alert_for(message: str):
+    from components.analysis import alert  # the page's one alert component
+
+    return alert(message)
+
+
+def guarded(*, outputs: int, alert: int | None = None, prefix: str = "") -> Callable:
+    """Decorate a callback body (below ``@dash.callback``).
+
+    ``outputs``: how many outputs the callback has; ``alert``: the index of its
+    alert-area output (``None``: it has none, and a rejected input leaves every
+    output unchanged); ``prefix``: put before the message ("Cannot train: ").
+    ``PreventUpdate`` passes through. A background callback's ``set_progress``
+    passes through untouched.
+    """
+
+    def decorate(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            from dash import no_update
+            from dash.exceptions import PreventUpdate
+
+            try:
+                return fn(*args, **kwargs)
+            except PreventUpdate:
+                raise
+            except REJECTED as exc:
+                message = prefix + describe(exc)
+                if not isinstance(exc, InputError):
+                    log.info("%s: rejected input: %r", fn.__name__, exc)
+            except Exception as exc:  # noqa: BLE001 - a failure is a message, never a 500
+                log.exception("%s failed", fn.__name__)
+                message = f"{prefix or ''}{fn.__name__.replace('_', ' ')} failed ({type(exc).__name__}); see the server log."
+            if alert is None:
+                raise PreventUpdate
+            out = [no_update] * outputs
+            out[alert] = alert_for(message)
+            return out[0] if outputs == 1 else tuple(out)
+
+        return wrapper
+
+    return decorate
+
+
+def on_error(exc: Exception):
+    """The app's global ``on_error``: the last net under a callback that is not
+    :func:`guarded` (e.g. a new view's). Logs the exception, leaves every output
+    as it was, and shows one line in the compute alert area."""
+    import dash
+
+    from components import ids
+
+    log.error("callback failed: %r", exc, exc_info=exc)
+    try:
+        dash.set_props(ids.ALERT_COMPUTE, {"children": alert_for(f"Something failed ({type(exc).__name__}).")})
+    except Exception:  # noqa: BLE001 - outside a callback context: nothing to show it in
+        pass
+    return None
