@@ -42,6 +42,16 @@ EPOCH_CHOICES = (1, 2, 5, 10, 20, 50, 100)
 VAL_MAX = 1_000  # validation samples held out of the training split (at most a tenth of it)
 SAMPLING = "first"  # the notebook's: the first N images (deterministic, no seed)
 
+# What the controls can send (anything else is rejected; see the parsing helpers below).
+SIZE_POSITION_MAX = 7.0  # a sample-size slider at 10 million; the data layer then checks the dataset has them
+DELTA_RANGE = (0.0, 5.0)
+H_MAX = 1.0  # the gradient check's step h lies in (0, H_MAX]
+SUBSET_MAX = 1_000_000  # entries of W a random check may ask for (it clips to the size of W)
+SEED_MAX = 2**32 - 1
+GC_METHODS = ("central", "forward")
+GC_ENTRY_MODES = ("all", "random")
+PACES = ("watch", "fast")
+
 DEFAULTS = dict(
     dataset=core_data.BUILTIN,
     n_train=5_000,
@@ -69,7 +79,7 @@ DEFAULTS = dict(
 
 def reg_from_slider(v) -> float:
     """Regularization strength for a slider position (log10; the leftmost stop is 0)."""
-    v = _number(v, "regularization")
+    v = _number(v, "regularization", *REG_RANGE)
     return 0.0 if v <= REG_ZERO + 1e-9 else float(10.0**v)
 
 
@@ -77,13 +87,14 @@ def slider_from_reg(reg: float) -> float:
     return REG_ZERO if reg <= 0 else float(np.log10(reg))
 
 
-def pow10(v, what="value") -> float:
-    return float(10.0 ** _number(v, what))
+def pow10(v, what="value", lo: float | None = None, hi: float | None = None) -> float:
+    """10 to the slider position ``v`` (which must lie in ``[lo, hi]`` when given)."""
+    return float(10.0 ** _number(v, what, lo, hi))
 
 
 def size_from_slider(v, what="sample size") -> int:
-    """Sample sizes are placed on the slider by log10: 3.699 -> 5,000."""
-    return int(round(10.0 ** _number(v, what)))
+    """Sample sizes are placed on the slider by log10: 3.699 -> 5,000 (at least 1, at most 10 million)."""
+    return int(round(10.0 ** _number(v, what, 0.0, SIZE_POSITION_MAX)))
 
 
 def size_marks(pool: int) -> list[int]:
