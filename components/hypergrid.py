@@ -1,0 +1,384 @@
+"""Inspect, tab "Grid search": validation accuracy over learning rate × regularization.
+
+Each cell is one short training run (:func:`core.metrics.grid_search_steps`)
+from the same initial W and seed with the sidebar's loss, batch size and epochs
+(at most :data:`MAX_STEPS` steps per cell), scored on validation images held
+out of the training split (``core.data.prepare(..., n_val=...)`` through
+``session.prepared``). The grid runs as a background job with progress and
+Stop; the rows stream into ``hypergrid-store`` as cells finish, so the heatmap
+fills in while it runs, and a stopped grid keeps its finished cells.
+
+Clicking a cell **re-runs that cell** in the background (seeded training is
+bit-reproducible, so this is the same W the grid scored) with its history
+logged, and shows its templates and curves. The store therefore stays small
+(numbers only, no weights); the re-run uses the settings saved with the grid,
+not the sidebar's current ones.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import traceback
+from dataclasses import asdict, replace
+
+import dash
+import numpy as np
+import plotly.graph_objects as go
+from dash import Input, Output, State, dcc, html, no_update
+
+from components import curves, ids, session, templates, theme, training
+from components import inspect_common as ic
+from core import metrics
+from core.train import TrainConfig, n_steps, train
+
+MAX_STEPS = 200  # updates per cell, at most
+MAX_RECORDS = 150  # logged steps of a re-run cell
+POLL_MS = 250
+
+LR_GRIDS = {
+    "lr4": ("4 rates: 1e-4 … 0.1", (1e-4, 1e-3, 1e-2, 1e-1)),
+    "lr7": ("7 rates: 1e-5 … 1 (½ decades)", (1e-5, 1e-4, 1e-3, 3e-3, 1e-2, 1e-1, 1.0)),
+    "lr2": ("2 rates (quick): 1e-3, 0.01", (1e-3, 1e-2)),
+}
+REG_GRIDS = {
+    "reg4": ("4 strengths: 1e-5 … 0.01", (1e-5, 1e-4, 1e-3, 1e-2)),
+    "reg6": ("6 strengths: 1e-6 … 0.1", (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)),
+    "reg2": ("2 strengths (quick): 1e-4, 0.1", (1e-4, 1e-1)),
+}
+DEFAULT_LRS, DEFAULT_REGS = "lr4", "reg4"
+
+
+def _nan_none(v):
+    v = float(v)
+    return v if math.isfinite(v) else None
+
+
+def grid_store(data: session.DataChoice, base: TrainConfig, lrs, regs, n_classes: int, rows: list,
+               run: int = 0) -> dict:
+    """The JSON payload of ``hypergrid-store``: settings, grid axes and the finished cells."""
+    clean = [
+        {**{k: (_nan_none(v) if isinstance(v, float) else v) for k, v in r.items()}, "i": i, "j": j}
+        for (i, j), r in rows
+    ]
+    return {"run": run, "data": asdict(data), "config": asdict(base), "lrs": list(map(float, lrs)),
+            "regs": list(map(float, regs)), "n_classes": int(n_classes), "rows": clean,
+            "total": len(lrs) * len(regs)}
+
+
+def run_grid(prep, data, base: TrainConfig, lrs, regs, on_cell=None, run: int = 0) -> dict:
+    """Train every (lr, reg) cell with :func:`core.metrics.grid_search_steps`;
+    ``on_cell(store)`` after each cell. Returns the final store."""
+    if prep.X_val.shape[0] == 0:
+        raise ValueError("no validation images: choose fewer training samples so some are held out")
+    n_classes = int(max(np.max(prep.y_train), np.max(prep.y_val))) + 1  # as grid_search_steps counts them
+    rows: list = []
+    store = grid_store(data, base, lrs, regs, n_classes, rows, run)
+    for done, _total, row in metrics.grid_search_steps(prep.X_train, prep.y_train, prep.X_val, prep.y_val,
+                                                       lrs, regs, base):
+        rows.append((divmod(done - 1, len(regs)), row))
+        store = grid_store(data, base, lrs, regs, n_classes, rows, run)
+        if on_cell is not None:
+            on_cell(store)
+    return store
+
+
+def accuracy_matrix(store: dict, key: str = "val_acc") -> np.ndarray:
+    """(len(lrs), len(regs)) of ``key``; NaN for cells not (yet) computed or diverged."""
+    z = np.full((len(store["lrs"]), len(store["regs"])), np.nan)
+    for r in store["rows"]:
+        v = r.get(key)
+        if v is not None:
+            z[r["i"], r["j"]] = v
+    return z
+
+
+def best_cell(store: dict) -> tuple[int, int] | None:
+    z = accuracy_matrix(store)
+    if not np.isfinite(z).any():
+        return None
+    i, j = np.unravel_index(np.nanargmax(z), z.shape)  # the first best (smallest lr, then reg)
+    return int(i), int(j)
+
+
+def grid_figure(store: dict | None) -> go.Figure:
+    """Validation accuracy as a heatmap: rows the learning rates, columns the
+    regularization strengths (z of shape len(lrs) × len(regs)); diverged cells
+    are marked, cells still to come are blank, the best one is outlined."""
+    if not store:
+        return ic.placeholder("press Run grid")
+    lrs, regs = store["lrs"], store["regs"]
+    z = accuracy_matrix(store)
+    tr = accuracy_matrix(store, "train_acc")
+    status = np.full(z.shape, "", dtype=object)
+    for r in store["rows"]:
+        if not r.get("diverged") and r.get("val_acc") is not None:
+            status[r["i"], r["j"]] = f"{100 * r['val_acc']:.1f}%"
+    custom = np.empty(z.shape + (3,), dtype=object)
+    for i in range(len(lrs)):
+        for j in range(len(regs)):
+            custom[i, j] = [session.fmt_sci(lrs[i]), session.fmt_sci(regs[j]),
+                            "–" if not np.isfinite(tr[i, j]) else f"{100 * tr[i, j]:.1f}%"]
+    finite = z[np.isfinite(z)]
+    lo = float(finite.min()) if finite.size else 0.0
+    heat = go.Heatmap(
+        z=z,
+        x=list(range(len(regs))),
+        y=list(range(len(lrs))),
+        text=status,
+        texttemplate="%{text}",
+        textfont=dict(size=13),
+        customdata=custom,
+        colorscale="Viridis",
+        zmin=min(lo, 0.999),
+        zmax=max(float(finite.max()) if finite.size else 1.0, lo + 1e-3),
+        xgap=2,
+        ygap=2,
+        hoverongaps=False,
+        colorbar=dict(thickness=12, outlinewidth=0, tickformat=".0%", title=dict(text="val. acc.", side="top")),
+        hovertemplate="lr %{customdata[0]} · λ %{customdata[1]}<br>validation %{z:.1%} · training %{customdata[2]}"
+        "<br>click: templates and curves<extra></extra>",
+        name="val_acc",
+    )
+    labels = dict(tickmode="array", showgrid=False, zeroline=False, fixedrange=True, tickfont=dict(color=theme.TEXT))
+    shapes, annotations = [], []
+    for r in store["rows"]:
+        if r.get("diverged"):
+            annotations.append(dict(x=r["j"], y=r["i"], text="diverged", showarrow=False,
+                                    font=dict(color=theme.VERMILION, size=13)))
+    best = best_cell(store)
+    if best is not None:
+        i, j = best
+        shapes.append(dict(type="rect", x0=j - 0.5, x1=j + 0.5, y0=i - 0.5, y1=i + 0.5, xref="x", yref="y",
+                           line=dict(color=theme.VERMILION, width=3)))
+    done = len(store["rows"])
+    return go.Figure(
+        data=[heat],
+        layout=theme.base_layout(
+            margin=dict(l=64, r=12, t=36, b=48),
+            xaxis=dict(**labels, tickvals=list(range(len(regs))), ticktext=[session.fmt_sci(v) for v in regs],
+                       title=dict(text="regularization λ"), range=[-0.5, len(regs) - 0.5]),
+            yaxis=dict(**labels, tickvals=list(range(len(lrs))), ticktext=[session.fmt_sci(v) for v in lrs],
+                       title=dict(text="learning rate"), autorange="reversed"),
+            shapes=shapes,
+            annotations=[*annotations, dict(
+                text=f"validation accuracy · {done} of {store['total']} cells"
+                + (" · outlined: the best" if best else ""),
+                x=0, y=1.02, xref="paper", yref="paper", xanchor="left", yanchor="bottom", showarrow=False,
+                font=dict(size=12, color=theme.MUTED))],
+            meta={"shape": [len(lrs), len(regs)], "run": store.get("run", 0)},
+        ),
+    )
+
+
+def cell_config(store: dict, i: int, j: int) -> TrainConfig:
+    """The config the grid trained cell (i, j) with, logging a history this time (which leaves W unchanged)."""
+    cfg = TrainConfig(**store["config"])
+    steps = n_steps(cfg, store["data"]["n_train"])
+    every = max(1, steps // MAX_RECORDS)
+    return replace(cfg, lr=float(store["lrs"][i]), reg=float(store["regs"][j]), log_every=every,
+                   snapshot_every=steps)
+
+
+def cell_run(store: dict, i: int, j: int):
+    """Re-run cell (i, j) of a grid: ``(TrainResult, prepared data, config)``."""
+    data = session.DataChoice(**store["data"])
+    prep = session.prepared(data)
+    cfg = cell_config(store, i, j)
+    res = train(prep.X_train, prep.y_train, cfg, X_val=prep.X_val, y_val=prep.y_val, n_classes=store["n_classes"])
+    return res, prep, cfg
+
+
+def clicked_cell(click, store) -> tuple[int, int] | None:
+    try:
+        pt = click["points"][0]
+        i, j = int(pt["y"]), int(pt["x"])
+    except (TypeError, KeyError, IndexError, ValueError):
+        return None
+    if not store or not (0 <= i < len(store["lrs"]) and 0 <= j < len(store["regs"])):
+        return None
+    return i, j
+
+
+# -- layout ----------------------------------------------------------------------------------
+
+
+def _dropdown(control_id, grids, value):
+    return dcc.Dropdown(id=control_id, options=[{"label": lab, "value": k} for k, (lab, _) in grids.items()],
+                        value=value, clearable=False, searchable=False, className="dropdown hgrid-dropdown")
+
+
+def layout() -> html.Div:
+    return html.Div(
+        className="inspect-pane",
+        children=[
+            ic.caption(
+                "Validation accuracy for every learning rate × regularization pair. Each cell is a short training "
+                "run (the sidebar's loss, data, batch size, epochs, initialization and seed, at most "
+                f"{MAX_STEPS} steps), scored on validation images held out of the training split. Click a cell: "
+                "it is re-run (seeded, so the same weights) to show its templates and curves."
+            ),
+            ic.formula(
+                "(lr*, λ*) = argmax", ic.sub("lr, λ"), " accuracy", ic.sub("val"), "(W", ic.sub("lr, λ"),
+                "),   W ← W + v,  v ← 0.9 v − lr ∇", ic.sub("W"), " [ L", ic.sub("data"), " + ½λ‖W‖² ]",
+            ),
+            html.Div(
+                className="inspect-controls",
+                children=[
+                    html.Label(["learning rates ", _dropdown(ids.HYPERGRID_LRS, LR_GRIDS, DEFAULT_LRS)],
+                               className="inline-label"),
+                    html.Label(["λ ", _dropdown(ids.HYPERGRID_REGS, REG_GRIDS, DEFAULT_REGS)],
+                               className="inline-label"),
+                    html.Button("Run grid", id=ids.HYPERGRID_BUTTON, n_clicks=0, className="btn btn-primary"),
+                    html.Button("Stop", id=ids.HYPERGRID_CANCEL, n_clicks=0, disabled=True, className="btn",
+                                title="stop; the finished cells stay"),
+                    html.Div(className="progress-box", children=[
+                        html.Progress(id=ids.HYPERGRID_PROGRESS, value="0", max="1", className="progress"),
+                        html.Div("Ready.", id=ids.HYPERGRID_STATUS, className="train-status"),
+                    ]),
+                ],
+            ),
+            html.Div(id=ids.HYPERGRID_MESSAGE),
+            html.Div(
+                className="hgrid-grid",
+                children=[
+                    dcc.Graph(id=ids.HYPERGRID_HEATMAP, figure=grid_figure(None), config={"displayModeBar": False},
+                              className="graph graph-hgrid"),
+                    html.Div(
+                        id=ids.HYPERGRID_DETAIL,
+                        className="hgrid-detail",
+                        children=[
+                            html.Div(ic.message("Click a cell of the grid to see that run."), id=ids.HYPERGRID_CELL),
+                            dcc.Graph(id=ids.HYPERGRID_TEMPLATES, figure=ic.placeholder(""),
+                                      config={"displayModeBar": False}, className="graph graph-compare-templates"),
+                            dcc.Graph(id=ids.HYPERGRID_CURVES, figure=ic.placeholder(""),
+                                      config={"displayModeBar": False}, className="graph graph-compare-curves"),
+                        ],
+                    ),
+                ],
+            ),
+            dcc.Store(id=ids.HYPERGRID_STORE, data=None, storage_type="memory"),
+        ],
+    )
+
+
+# -- callbacks ---------------------------------------------------------------------------------
+
+
+def grid_status(store: dict) -> str:
+    rows = store["rows"]
+    if not rows:
+        return "Starting…"
+    r = rows[-1]
+    res = "diverged" if r.get("diverged") else f"val {100 * (r.get('val_acc') or 0):.1f}%"
+    return (f"Cell {len(rows)} of {store['total']}: lr {session.fmt_sci(r['lr'])}, λ {session.fmt_sci(r['reg'])} "
+            f"→ {res}")
+
+
+@dash.callback(
+    Output(ids.HYPERGRID_MESSAGE, "children"),
+    Input(ids.HYPERGRID_BUTTON, "n_clicks"),
+    State(ids.HYPERGRID_LRS, "value"),
+    State(ids.HYPERGRID_REGS, "value"),
+    *ic.states(ic.DATA_IDS),
+    *ic.states(ic.LOSS_IDS),
+    *ic.states(ic.TRAIN_IDS),
+    State(ids.SESSION_STORE, "data"),
+    background=True,
+    interval=POLL_MS,
+    progress=[
+        Output(ids.HYPERGRID_STORE, "data"),
+        Output(ids.HYPERGRID_PROGRESS, "value"),
+        Output(ids.HYPERGRID_PROGRESS, "max"),
+        Output(ids.HYPERGRID_STATUS, "children"),
+    ],
+    running=[
+        (Output(ids.HYPERGRID_BUTTON, "disabled"), True, False),
+        (Output(ids.HYPERGRID_CANCEL, "disabled"), False, True),
+        (Output(ids.HYPERGRID_LRS, "disabled"), True, False),
+        (Output(ids.HYPERGRID_REGS, "disabled"), True, False),
+    ],
+    cancel=[Input(ids.HYPERGRID_CANCEL, "n_clicks")],
+    prevent_initial_call=True,
+)
+def grid_job(set_progress, n_clicks, lr_key, reg_key, dataset, train_size, test_size, preprocessing, loss, reg,
+             reg_mode, reg_bias, delta, init, seed, lr, batch, epochs, _session):
+    """The whole grid in the background; every finished cell streams the store (see the module docstring)."""
+    training._lower_priority()
+    try:
+        if lr_key not in LR_GRIDS or reg_key not in REG_GRIDS:
+            raise ValueError("choose a learning-rate grid and a λ grid")
+        lrs, regs = LR_GRIDS[lr_key][1], REG_GRIDS[reg_key][1]
+        data = ic.data_of(dataset, train_size, test_size, preprocessing)
+        lc = ic.loss_of(loss, reg, reg_mode, reg_bias, delta)
+        prep = session.prepared(data)
+        N = prep.X_train.shape[0]
+        cfg = training.train_config(lc, lr, batch, epochs, init, seed, N)
+        cfg = replace(cfg, iterations=min(n_steps(cfg, N), MAX_STEPS))
+        total = len(lrs) * len(regs)
+        t0 = time.perf_counter()
+
+        def on_cell(store):
+            set_progress((store, str(len(store["rows"])), str(total), grid_status(store)))
+
+        store = run_grid(prep, data, cfg, lrs, regs, on_cell, run=int(n_clicks or 0))
+    except ValueError as exc:
+        return ic.message(f"Cannot run the grid: {exc}", "error")
+    except Exception as exc:  # noqa: BLE001 - shown on the page instead of a silent failed job
+        traceback.print_exc()
+        return ic.message(f"Grid failed: {type(exc).__name__}: {exc}", "error")
+    secs = time.perf_counter() - t0
+    best = best_cell(store)
+    text = f"Done: {total} cells of {cfg.iterations} steps in {secs:.1f} s"
+    if best is not None:
+        i, j = best
+        text += (f" · best: lr {session.fmt_sci(lrs[i])}, λ {session.fmt_sci(regs[j])} "
+                 f"({100 * accuracy_matrix(store)[i, j]:.1f}% validation)")
+    set_progress((store, str(total), str(total), text))
+    return None
+
+
+@dash.callback(
+    Output(ids.HYPERGRID_HEATMAP, "figure"),
+    Input(ids.INSPECT_TABS, "value"),
+    Input(ids.HYPERGRID_STORE, "data"),
+)
+def draw_grid(tab, store):
+    if not ic.visible(tab, ic.TAB_GRID):
+        return no_update
+    return grid_figure(store)
+
+
+@dash.callback(
+    Output(ids.HYPERGRID_TEMPLATES, "figure"),
+    Output(ids.HYPERGRID_CURVES, "figure"),
+    Output(ids.HYPERGRID_CELL, "children"),
+    Input(ids.HYPERGRID_HEATMAP, "clickData"),
+    State(ids.HYPERGRID_STORE, "data"),
+    State(ids.SESSION_STORE, "data"),
+    background=True,
+    interval=POLL_MS,
+    running=[(Output(ids.HYPERGRID_DETAIL, "className"), "hgrid-detail stale", "hgrid-detail")],
+    prevent_initial_call=True,
+)
+def grid_cell_job(click, store, _session):
+    """Re-run the clicked cell (see the module docstring) and draw its templates and curves."""
+    cell = clicked_cell(click, store)
+    if cell is None:
+        return no_update, no_update, no_update
+    training._lower_priority()
+    i, j = cell
+    try:
+        res, prep, cfg = cell_run(store, i, j)
+    except ValueError as exc:
+        return no_update, no_update, ic.message(str(exc), "error")
+    data = store["data"]
+    sig = [data["dataset"], data["n_train"], data["preprocessing"], cfg.loss]
+    hist = session.history_payload(res.history.to_dict("records"), sig)
+    val = metrics.accuracy(res.W, prep.X_val, prep.y_val)
+    head = [html.B(f"lr {session.fmt_sci(cfg.lr)}, λ {session.fmt_sci(cfg.reg)}"),
+            f" · {res.steps:,} steps of {cfg.loss} · validation {100 * val:.1f}%"]
+    if res.stopped.startswith("diverged"):
+        head = [*head, ic.message(res.stopped, "error")]
+    return (templates.templates_figure(res.W, prep.image_shape, prep.class_names, templates.SHARED),
+            curves.curves_figure(hist, cfg.loss, prep.n_classes, cfg.delta), html.Div(head, className="hgrid-cell"))
