@@ -12,6 +12,7 @@ import uuid
 from dash import dcc, html
 
 from components import analysis, controls, curves, gradcheck, ids, session, summary, templates, training  # noqa: F401
+from components.inspector import section as inspect_section
 
 
 def header() -> html.Header:
@@ -106,6 +107,7 @@ def serve() -> html.Div:
                                 ],
                             ),
                             gradcheck.layout(first["heat"], first["scatter"], first["gc_summary"]),
+                            inspect_section(),  # "Inspect the classifier": examples, mistakes, softmax vs SVM, grid
                         ],
                     ),
                 ],
