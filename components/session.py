@@ -225,40 +225,57 @@ class CheckChoice:
     bug: str | None = None
 
 
-def data_choice(dataset, train_pos, test_pos, preprocessing) -> DataChoice:
+def dataset_key(dataset) -> str:
+    """A dataset key as sent by the page: a short string (the data layer then
+    accepts only the keys it offers; a data folder is never named from the page)."""
     if not dataset:
-        raise ValueError("choose a dataset")
-    if preprocessing not in core_data.PREPROCESSING:
-        raise ValueError(f"unknown preprocessing {preprocessing!r}")
+        raise InputError("dataset", "choose a dataset")
+    if not isinstance(dataset, str) or len(dataset) > 200:
+        raise InputError("dataset", f"dataset: {_shown(dataset)} is not one of the datasets offered")
+    return dataset
+
+
+def data_choice(dataset, train_pos, test_pos, preprocessing) -> DataChoice:
     return DataChoice(
-        str(dataset),
+        dataset_key(dataset),
         size_from_slider(train_pos, "training samples"),
         size_from_slider(test_pos, "test samples"),
-        preprocessing,
+        _choice(preprocessing, core_data.PREPROCESSING, "preprocessing"),
     )
 
 
+def reg_bias_choice(reg_bias) -> bool:
+    """The "include bias" checklist ([] or ["bias"]; a plain boolean is accepted too)."""
+    if isinstance(reg_bias, bool):
+        return reg_bias
+    if isinstance(reg_bias, list) and len(reg_bias) <= 1 and all(v == "bias" for v in reg_bias):
+        return bool(reg_bias)
+    raise InputError("include bias", f"include bias: {_shown(reg_bias)} is not [] or ['bias']")
+
+
 def loss_choice(loss, reg_pos, reg_mode, reg_bias, delta) -> LossChoice:
-    if loss not in LOSSES:
-        raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
-    if reg_mode not in REG_MODES:
-        raise ValueError(f"unknown regularization convention {reg_mode!r}")
-    d = _number(delta, "margin Δ")
-    if d < 0:
-        raise ValueError(f"margin Δ must be >= 0, not {d}")
-    bias = bool(reg_bias) if not isinstance(reg_bias, list) else ("bias" in reg_bias)
-    return LossChoice(loss, reg_from_slider(reg_pos), reg_mode, bias, d)
+    if not (isinstance(loss, str) and loss in LOSSES):
+        raise InputError("loss", f"unknown loss {_shown(loss)}; choose one of {', '.join(LOSSES)}")
+    if not (isinstance(reg_mode, str) and reg_mode in REG_MODES):
+        raise InputError("penalty", f"unknown regularization convention (penalty) {_shown(reg_mode)}")
+    d = _number(delta, "margin Δ", *DELTA_RANGE)
+    return LossChoice(loss, reg_from_slider(reg_pos), reg_mode, reg_bias_choice(reg_bias), d)
 
 
 def check_choice(samples_pos, h, method, entries, subset, bug=None) -> CheckChoice:
-    n = size_from_slider(samples_pos, "gradient check samples")
+    from core.gradcheck import BUGS
+
+    n = _stop(samples_pos, GC_SAMPLE_SIZES, "gradient check samples")
     hv = _number(h, "step h")
-    if not hv > 0:
-        raise ValueError(f"step h must be a positive number such as 1e-5, not {h}")
-    if entries == "all":
+    if not 0 < hv <= H_MAX:
+        raise InputError("step h", f"step h must be a positive number such as 1e-5 (at most {H_MAX:g}), not {_shown(h)}")
+    method = _choice(method, GC_METHODS, "differences")
+    if _choice(entries, GC_ENTRY_MODES, "entries") == "all":
         ent: str | int = "all"
     else:
-        ent = _int(subset, "number of entries to check", 1)
+        ent = _int(subset, "number of entries to check", 1, SUBSET_MAX)
+    if bug not in (None, ""):
+        bug = _choice(bug, tuple(BUGS), "planted bug")
     return CheckChoice(n, hv, method, ent, bug or None)
 
 
