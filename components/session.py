@@ -15,6 +15,7 @@ at call time.
 from __future__ import annotations
 
 import base64
+import binascii
 import functools
 import math
 import numbers
@@ -357,30 +358,63 @@ def encode_weights(W: np.ndarray, **meta) -> dict:
     }
 
 
+MAX_WEIGHTS = 10_000_000  # entries of a W the stores may carry ((D+1)·C; MNIST has 7,850)
+
+
+def _bad_weights(detail: str) -> InputError:
+    return InputError("weights", f"weights: the stored weights are malformed ({detail}); press Reset weights")
+
+
 def decode_weights(payload: dict | None) -> np.ndarray | None:
-    """W (float64) from :func:`encode_weights`' payload, or None for an empty store."""
-    if not payload or "b64" not in payload:
+    """W (float64) from :func:`encode_weights`' payload, or None for an empty store.
+
+    The payload comes back from the page, so its shape, dtype and length are
+    checked before anything is decoded or allocated (InputError otherwise)."""
+    if not payload:
         return None
-    raw = base64.b64decode(payload["b64"])
-    W = np.frombuffer(raw, dtype="<f8" if payload.get("dtype") == "float64" else "<f4").astype(np.float64)
-    return W.reshape(payload["shape"])
+    if not isinstance(payload, dict):
+        raise _bad_weights("not an object")
+    if "b64" not in payload:
+        return None
+    shape, dtype, b64 = payload.get("shape"), payload.get("dtype", "float32"), payload["b64"]
+    if not (
+        isinstance(shape, list)
+        and len(shape) == 2
+        and all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in shape)
+        and shape[0] * shape[1] <= MAX_WEIGHTS
+    ):
+        raise _bad_weights(f"shape {_shown(shape)}")
+    if dtype not in ("float32", "float64"):
+        raise _bad_weights(f"dtype {_shown(dtype)}")
+    nbytes = shape[0] * shape[1] * (8 if dtype == "float64" else 4)
+    if not isinstance(b64, str) or len(b64) != 4 * -(-nbytes // 3):
+        raise _bad_weights("length does not match the shape")
+    try:
+        raw = base64.b64decode(b64, validate=True)
+    except (binascii.Error, ValueError):
+        raise _bad_weights("not base64") from None
+    W = np.frombuffer(raw, dtype="<f8" if dtype == "float64" else "<f4").astype(np.float64)
+    return W.reshape(shape)
 
 
 def weights_fit(payload: dict | None, dataset: str, shape: tuple[int, int]) -> bool:
     """Does the stored W belong to this dataset and have this (D+1, C) shape?"""
     return (
-        bool(payload)
+        isinstance(payload, dict)
         and payload.get("dataset") == dataset
-        and tuple(payload.get("shape", ())) == tuple(shape)
+        and isinstance(payload.get("shape"), list)
+        and tuple(payload["shape"]) == tuple(shape)
     )
 
 
 def initial_weights(dataset: str, init: str, seed) -> dict:
     """The store payload of a freshly initialized W for a dataset."""
-    from core.train import init_weights
+    from core.train import INITS, init_weights
 
+    dataset = dataset_key(dataset)
+    init = _choice(init, INITS, "initial weights")
+    s = _int(seed, "seed", 0, SEED_MAX)
     ds = load_dataset(dataset)
-    s = _int(seed, "seed", 0)
     W = init_weights(ds.n_features, ds.n_classes, init, s)
     return encode_weights(W, dataset=dataset, origin=f"{init} init, seed {s}", run=0, step=0)
 
