@@ -20,6 +20,7 @@ import functools
 import math
 import numbers
 import os
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -459,6 +460,80 @@ def history_payload(records, sig: list, previous: dict | None = None) -> dict:
         keep = np.unique(np.r_[np.linspace(0, n - 1, HISTORY_MAX_POINTS).round().astype(int), n - 1])
         cols = {k: [v[i] for i in keep] for k, v in cols.items()}
     return {"sig": sig, **cols}
+
+
+def _real_or_none(v) -> bool:
+    return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+
+
+def check_history(payload, what: str = "history") -> dict | None:
+    """A history payload as it comes back from the page (None for none): a
+    ``sig`` list of plain values and :data:`HISTORY_KEYS` columns of numbers
+    (or None) of one length, at most twice :data:`HISTORY_MAX_POINTS`."""
+    if not payload:
+        return None
+    bad = InputError(what, f"{what}: the stored training history is malformed; press Reset weights")
+    if not isinstance(payload, dict):
+        raise bad
+    sig = payload.get("sig")
+    if sig is not None and not (
+        isinstance(sig, list) and len(sig) <= 32 and all(_real_or_none(v) or isinstance(v, str) for v in sig)
+    ):
+        raise bad
+    lengths = set()
+    for k in HISTORY_KEYS:
+        col = payload.get(k) or []
+        if not isinstance(col, list) or len(col) > 2 * HISTORY_MAX_POINTS or not all(map(_real_or_none, col)):
+            raise bad
+        lengths.add(len(col))
+    if len(lengths) > 1:
+        raise bad
+    return payload
+
+
+def _count(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 10**12
+
+
+def check_snapshot(snap, what: str = "training snapshot") -> dict | None:
+    """A live/result snapshot (``components.training.snapshot``) from the page, or None."""
+    if not snap:
+        return None
+    if not (
+        isinstance(snap, dict)
+        and _count(snap.get("run"))
+        and _count(snap.get("step"))
+        and isinstance(snap.get("dataset"), str)
+        and isinstance(snap.get("weights"), dict)
+    ):
+        raise InputError(what, f"{what}: malformed; press Reset weights")
+    check_history(snap.get("history"), what)
+    return snap
+
+
+def check_mark(mark, what: str = "committed run") -> dict | None:
+    """``{"run", "step"}`` of the last committed snapshot, or None."""
+    if not mark:
+        return None
+    if not (isinstance(mark, dict) and _count(mark.get("run", 0)) and _count(mark.get("step", 0))):
+        raise InputError(what, f"{what}: malformed")
+    return mark
+
+
+_SESSION_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
+
+
+def session_id(store) -> str:
+    """The page's session id (``{"id": uuid hex}``; it keys background jobs apart)."""
+    sid = store.get("id") if isinstance(store, dict) else None
+    if not (isinstance(sid, str) and _SESSION_ID.fullmatch(sid)):
+        raise InputError("session", "session: this page's session id is missing or malformed; reload the page")
+    return sid
+
+
+def clicks(n, what: str = "button") -> int:
+    """A button's n_clicks (None before the first click)."""
+    return 0 if n is None else _int(n, what, 0, 10**9)
 
 
 def history_arrays(payload: dict | None) -> dict[str, np.ndarray]:
