@@ -132,3 +132,24 @@ def examples_row(index):
 def evaluation_mistake(index):
     """Pattern-matching id of a mistake card; index the test image number, or dash.ALL."""
     return {"type": "evaluation-mistake", "index": index}
+
+# -- teach with it (issue 6): lecture state, lecture mode, break it, kinks, formulas, exports --
+APP_ROOT = "app-root"  # the page's root div; lecture mode adds the class "lecture" to it
+LECTURE_LOCATION = "lecture-location"  # dcc.Location: every control in the URL query
+LECTURE_TOGGLE = "lecture-mode"  # lecture mode: advanced controls hidden, larger text
+LECTURE_COPY = "lecture-copy-link"  # dcc.Clipboard: copies the link of the current view
+ALERT_URL = "alert-url"  # URL values that were ignored, and why
+GC_KINKS = "gradcheck-kinks"  # "show kinks" toggle of the heatmap overlay
+GC_BUG_BANNER = "gradcheck-bug-banner"  # names the planted bug
+GC_BUG_TEXT = "gradcheck-bug-text"  # its text: the bug's name, description, when the check catches it
+GC_FIX_BUTTON = "gradcheck-fix-button"  # "Fix it": back to the real gradient
+CURVES_FORMULA = "curves-formula"  # the loss and the regularization, typeset
+GC_FORMULA = "gradcheck-formula"  # the gradient and the relative error, typeset
+FORMULA_STORE = "formula-store"  # the choices to typeset, set once the page has loaded
+EXPORT_WEIGHTS_BUTTON = "export-weights-button"
+EXPORT_HISTORY_BUTTON = "export-history-button"
+EXPORT_GC_BUTTON = "export-gradcheck-button"
+EXPORT_CONFIG_BUTTON = "export-config-button"
+EXPORT_DOWNLOAD = "export-download"
+EXPORT_UPLOAD = "export-upload"
+EXPORT_STATUS = "export-status"

@@ -1,0 +1,145 @@
+r"""The formulas each view shows, typeset with Dash's MathJax (``dcc.Markdown(mathjax=True)``).
+
+* Loss curves: the objective, the chosen loss's :math:`L_i` and the penalty.
+* Gradient check: the analytic gradient being checked (as derived in the
+  notebook: softmax :math:`X^\top(P - Y)/N + \lambda W`; the hinges through
+  their margin indicators) and the relative error with its finite difference.
+
+MathJax is a 2 MB script that Dash loads (as the ``async-mathjax`` chunk) only
+when a mathjax Markdown is rendered. So the first page carries no formula:
+the formulas are filled in by :func:`typeset`, which waits, in the browser,
+until the page is drawn and idle (:data:`AFTER_LOAD_JS`) before asking for
+them. First paint and the first drawn views are not delayed (numbers in
+``bench/bench_formulas.py``).
+"""
+
+from __future__ import annotations
+
+import dash
+from dash import Input, Output, dcc, html
+
+from components import ids
+from core.losses import LOSSES
+
+# -- the formulas (LaTeX), short enough to read from the back of the room --------
+
+LOSS_TEX = {name: spec.formula for name, spec in LOSSES.items()}
+
+# dL/dW = X^T M / N + the penalty's gradient, X with a column of ones (the bias);
+# one short line per formula, so each reads from the back of the room
+_GRAD = r"a = \frac{\partial L}{\partial W} = \frac{1}{N} X^\top M + {REG}"
+GRAD_TEX = {
+    "softmax": (
+        r"a = \frac{\partial L}{\partial W} = \frac{1}{N} X^\top (P - Y) + {REG}",
+        r"P_{ij} = \frac{e^{s_{ij}}}{\sum_k e^{s_{ik}}},\quad Y_{ij} = \mathbf{1}[j = y_i]",
+    ),
+    "hinge": (
+        _GRAD,
+        r"M_{ij} = \mathbf{1}[s_{ij} - s_{iy_i} + \Delta > 0]\ \ (j \ne y_i)",
+        r"M_{iy_i} = -\sum_{j \ne y_i} M_{ij}",
+    ),
+    "ova-hinge": (
+        _GRAD,
+        r"M_{ij} = -t_{ij}\, \mathbf{1}[\Delta - t_{ij} s_{ij} > 0]",
+    ),
+    "structured-hinge": (
+        _GRAD,
+        r"M_{ij^*} = 1,\ M_{iy_i} = -1 \ \text{if}\ s_{ij^*} - s_{iy_i} + \Delta > 0",
+        r"j^* = \arg\max_{j \ne y_i} s_{ij}",
+    ),
+}
+
+NUMERIC_TEX = {
+    "central": r"n_{ij} = \frac{L(W + hE_{ij}) - L(W - hE_{ij})}{2h}",
+    "forward": r"n_{ij} = \frac{L(W + hE_{ij}) - L(W)}{h}",
+}
+REL_ERROR_TEX = r"e_{ij} = \frac{|a_{ij} - n_{ij}|}{|a_{ij}| + |n_{ij}|}"
+
+
+def reg_tex(reg_mode: str, reg_bias: bool) -> tuple[str, str]:
+    """(penalty R(W), its gradient) for the convention and whether the bias row is penalized."""
+    W = "W" if reg_bias else r"\tilde W"
+    if reg_mode == "full":
+        return rf"R(W) = \lambda \lVert {W} \rVert^2", rf"2\lambda {W}"
+    return rf"R(W) = \tfrac{{1}}{{2}} \lambda \lVert {W} \rVert^2", rf"\lambda {W}"
+
+
+def _math(*lines: str) -> str:
+    """One paragraph per formula (they flow side by side where there is room)."""
+    return "\n\n".join(rf"$\displaystyle {line}$" for line in lines)
+
+
+def curves_markdown(loss: str, reg_mode: str, reg_bias: bool) -> str:
+    """The objective the loss curves show."""
+    penalty, _ = reg_tex(reg_mode, reg_bias)
+    text = _math(
+        r"L(W) = \frac{1}{N} \sum_i L_i + R(W)",
+        LOSS_TEX.get(loss, LOSS_TEX["softmax"]),
+        penalty,
+    )
+    return text + ("" if reg_bias else "\n\n" + r"$\tilde W$: W without its bias row")
+
+
+def gradcheck_markdown(loss: str, reg_mode: str, reg_bias: bool, method: str) -> str:
+    """The gradient being checked (a, analytic) against the finite difference (n), and the error."""
+    _, reg_grad = reg_tex(reg_mode, reg_bias)
+    grad = [line.replace("{REG}", reg_grad) for line in GRAD_TEX.get(loss, GRAD_TEX["softmax"])]
+    return _math(*grad, NUMERIC_TEX.get(method, NUMERIC_TEX["central"]), REL_ERROR_TEX)
+
+
+def typeset(text: str) -> dcc.Markdown:
+    return dcc.Markdown(text, mathjax=True, className="formula-tex")
+
+
+# -- layout and callback ------------------------------------------------------------------
+
+
+def slot(component_id: str) -> html.Div:
+    """Where a view's formulas go (empty in the first page; filled after load)."""
+    return html.Div(id=component_id, className="view-formula", **{"aria-live": "off"})
+
+
+# Resolves once the page has loaded and the browser is idle: the 2 MB MathJax
+# chunk is requested only then, after everything the first page needs.
+AFTER_LOAD_JS = """
+function (loss, regMode, regBias, method) {
+    const ready = window.__linclsFormulasReady || (window.__linclsFormulasReady = new Promise((resolve) => {
+        const idle = () => (window.requestIdleCallback ? requestIdleCallback(resolve, {timeout: 1500})
+                                                         : setTimeout(resolve, 300));
+        if (document.readyState === 'complete') { idle(); } else { window.addEventListener('load', idle); }
+    }));
+    return ready.then(() => [loss, regMode, regBias, method]);
+}
+"""
+
+
+def store() -> dcc.Store:
+    """Holds the choices to typeset; set by :data:`AFTER_LOAD_JS` once the page is drawn."""
+    return dcc.Store(id=ids.FORMULA_STORE, storage_type="memory")
+
+
+dash.clientside_callback(
+    AFTER_LOAD_JS,
+    Output(ids.FORMULA_STORE, "data"),
+    Input(ids.LOSS, "value"),
+    Input(ids.REG_MODE, "value"),
+    Input(ids.REG_BIAS, "value"),
+    Input(ids.GC_METHOD, "value"),
+)
+
+
+@dash.callback(
+    Output(ids.CURVES_FORMULA, "children"),
+    Output(ids.GC_FORMULA, "children"),
+    Input(ids.FORMULA_STORE, "data"),
+    prevent_initial_call=True,
+)
+def draw_formulas(choice):
+    """The typeset formulas for the chosen loss, penalty and differences."""
+    loss, reg_mode, reg_bias, method = (list(choice or []) + [None] * 4)[:4]
+    loss = loss if loss in LOSSES else "softmax"
+    bias = "bias" in (reg_bias or [])
+    return (
+        typeset(curves_markdown(loss, reg_mode or "half", bias)),
+        typeset(gradcheck_markdown(loss, reg_mode or "half", bias, method or "central")),
+    )
