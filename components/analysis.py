@@ -16,7 +16,7 @@ import traceback
 import dash
 from dash import Input, Output, State, ctx, html, no_update
 
-from components import gradcheck, ids, session, summary
+from components import breakit, gradcheck, ids, session, summary
 
 
 def alert(message: str, kind: str = "error") -> html.Div:
@@ -71,7 +71,9 @@ def compute_views(values: dict, weights: dict | None, drawn: str | None, full: b
     structure = f"{data.dataset}:{prep.n_classes}:{prep.image_shape}"
     result = a.check
     if full or drawn != structure:
-        heat = gradcheck.heatmap_figure(result, prep.image_shape, prep.class_names)
+        heat = gradcheck.heatmap_figure(
+            result, prep.image_shape, prep.class_names, breakit.shows_kinks(values.get("gc_kinks"))
+        )
         scatter = gradcheck.scatter_figure(result)
     else:
         heat = gradcheck.heatmap_patch(result, prep.image_shape)
@@ -96,6 +98,7 @@ def compute_views(values: dict, weights: dict | None, drawn: str | None, full: b
     Output(ids.GC_DRAWN_STORE, "data"),
     *INPUTS,
     State(ids.GC_DRAWN_STORE, "data"),
+    State(ids.GC_KINKS, "value"),  # a whole new heatmap keeps the "show kinks" choice
     prevent_initial_call=True,  # the first page comes computed (layout.serve)
 )
 def recompute(
@@ -116,6 +119,7 @@ def recompute(
     gc_bug,
     weights,
     drawn,
+    kinks=None,
 ):
     """Loss, gradient and check for the current controls and weights. A bad
     value shows as a message; the previous results stay on the page."""
@@ -135,6 +139,7 @@ def recompute(
         gc_entries=gc_entries,
         gc_subset=gc_subset,
         gc_bug=gc_bug,
+        gc_kinks=kinks,
     )
     triggers = set(ctx.triggered_prop_ids.values()) if ctx.triggered_id else set()
     full = not triggers or bool(triggers & {ids.DATASET, ids.WEIGHTS_STORE})

@@ -13,7 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 from dash import Patch, dcc, html
 
-from components import ids, session, theme
+from components import breakit, exports, formulas, ids, session, theme
 from components.grid import Mosaic, mosaic_layout
 
 LOG_MIN, LOG_MAX = theme.REL_ERROR_RANGE
@@ -38,10 +38,11 @@ def _panels(result, image_shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarra
     return mosaic.tile(M[1:].T.reshape(C, H, Wd)), np.ascontiguousarray(M[:1]), mosaic
 
 
-def heatmap_figure(result, image_shape: tuple[int, int], class_names) -> go.Figure:
+def heatmap_figure(result, image_shape: tuple[int, int], class_names, show_kinks: bool = True) -> go.Figure:
     """Per-class heatmaps of the relative error of every checked entry, on a
     log colour scale shared by all panels (trace 0, one mosaic); the bias row
-    as a strip below (trace 1). Unchecked entries are left blank."""
+    as a strip below (trace 1). Unchecked entries are left blank. Traces 2
+    and 3 dot the entries that straddle a kink (``breakit.kink_traces``)."""
     z, bias, mosaic = _panels(result, image_shape)
     names = [str(c) for c in class_names]
     layout = mosaic_layout(mosaic, names, "bias (row 0 of W)", bias_height=0.07)
@@ -68,6 +69,7 @@ def heatmap_figure(result, image_shape: tuple[int, int], class_names) -> go.Figu
             hovertemplate="<b>%{x}</b> bias<br>rel. error 10<sup>%{z:.1f}</sup><extra></extra>",
             xgap=2,
         ),
+        *breakit.kink_traces(result, image_shape, names, show_kinks),
     ]
     return go.Figure(
         data=traces,
@@ -100,7 +102,7 @@ def heatmap_patch(result, image_shape: tuple[int, int]) -> Patch:
     p = Patch()
     p["data"][0]["z"] = theme.typed_array(z)
     p["data"][1]["z"] = theme.typed_array(bias)
-    return p
+    return breakit.kink_patch(p, result, image_shape)
 
 
 SCATTER_MAX = 400  # points drawn; an SVG scatter of all 7,850 entries takes seconds to draw
@@ -285,6 +287,7 @@ def summary(result, n_samples: int, h: float, method: str) -> list:
             ),
             className="caption",
         ),
+        breakit.kinks_caption(result),  # why entries near a kink are no bug
     ]
 
 
@@ -295,19 +298,21 @@ def layout(
         id=ids.GC_VIEW,
         className="card view view-wide",
         children=[
-            html.Div(className="view-head", children=[html.H2("Gradient check")]),
+            html.Div(className="view-head", children=[html.H2("Gradient check"), breakit.kinks_toggle()]),
             html.P(
                 "How far the analytic gradient ∂L/∂W is from a finite-difference estimate, entry by entry, "
                 "laid out like the templates: green agrees, red is a bug (or a kink of a hinge loss).",
                 className="caption",
             ),
+            breakit.banner(),  # names a planted bug; "Fix it"
+            formulas.slot(ids.GC_FORMULA),  # the gradient and the relative error, typeset after load
             html.Div(
                 className="gc-grid",
                 children=[
                     dcc.Graph(
                         id=ids.GC_HEATMAP,
                         figure=heatmap,
-                        config={"displayModeBar": False},
+                        config=exports.png_config("gradcheck-heatmap"),
                         className="graph graph-gc-heatmap",
                     ),
                     html.Div(
@@ -317,7 +322,7 @@ def layout(
                             dcc.Graph(
                                 id=ids.GC_SCATTER,
                                 figure=scatter,
-                                config={"displayModeBar": False},
+                                config=exports.png_config("gradcheck-scatter"),
                                 className="graph graph-gc-scatter",
                             ),
                         ],

@@ -140,7 +140,7 @@ def run_recompute(triggered: list[str], **changes):
 
 def test_recompute_first_draw_gives_whole_figures_and_numbers():
     heat, scatter, gc_summary, cards, alert, drawn = run_recompute([])
-    assert len(heat.data) == 2 and len(scatter.data) == 2
+    assert len(heat.data) == 4 and len(scatter.data) == 2  # errors, bias and the two kink overlays
     assert "CORRECT" in str(gc_summary)
     assert alert is None and drawn.startswith(BUILTIN)
     text = str(cards)

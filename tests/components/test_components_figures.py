@@ -299,12 +299,12 @@ def test_heatmap_lays_errors_out_like_the_image_with_bias_apart():
     k = rc.index((1 + 2 * WD + 1, 3))  # pixel (2, 1) of class 3
     n[k] = 1.0 + 2e-3
     fig = gradcheck.heatmap_figure(fake_check(rc, a, n), (H, WD), NAMES)
-    assert len(fig.data) == 2
+    assert len(fig.data) == 4  # errors, bias, and the kink overlays (breakit; empty here)
     z3 = panel(fig, 3)
     assert z3[2, 1] == pytest.approx(np.log10(2e-3 / 2.002), abs=1e-4)
     assert z3[0, 0] == theme.REL_ERROR_RANGE[0]
     assert np.asarray(fig.data[1].z).shape == (1, C) and list(fig.data[1].x) == NAMES
-    assert all(t.coloraxis == "coloraxis" for t in fig.data)
+    assert all(t.coloraxis == "coloraxis" for t in fig.data[:2])
     assert fig.layout.coloraxis.cmin == theme.REL_ERROR_RANGE[0]
 
 
@@ -320,7 +320,7 @@ def test_heatmap_patch_carries_only_the_z_arrays():
     rc = all_entries()
     res = fake_check(rc, np.ones(len(rc)), np.ones(len(rc)))
     ops = patch_ops(gradcheck.heatmap_patch(res, (H, WD)))
-    assert set(ops) == {"data.0.z", "data.1.z"}
+    assert set(ops) == {"data.0.z", "data.1.z", "data.2.z", "data.3.z"}  # 2, 3: kink overlays, empty here
     assert decode(ops["data.0.z"]).shape == grid.Mosaic(C, H, WD).shape
 
 
