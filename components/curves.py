@@ -12,7 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 from dash import Input, Output, Patch, dcc, html
 
-from components import ids, session, theme
+from components import exports, formulas, ids, session, theme
 from core.losses import LOSSES
 
 # trace order (the Patch relies on it)
@@ -173,10 +173,11 @@ def layout(figure: go.Figure | None = None) -> html.Section:
                 "logged step; the dotted line is the loss to expect before any training.",
                 className="caption",
             ),
+            formulas.slot(ids.CURVES_FORMULA),  # the objective, typeset once the page has loaded
             dcc.Graph(
                 id=ids.CURVES_GRAPH,
                 figure=figure,
-                config={"displayModeBar": False},
+                config=exports.png_config("loss-curves"),
                 className="graph graph-curves",
             ),
         ],

@@ -12,7 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 from dash import Input, Output, Patch, State, dcc, html
 
-from components import ids, session, theme
+from components import exports, ids, session, theme
 from components.grid import Mosaic, mosaic_layout
 
 SHARED, PER_CLASS = "shared", "per-class"
@@ -193,7 +193,7 @@ def layout(figure: go.Figure | None = None) -> html.Section:
             dcc.Graph(
                 id=ids.TEMPLATES_GRAPH,
                 figure=figure if figure is not None else empty_figure("loading…"),
-                config={"displayModeBar": False},
+                config=exports.png_config("templates"),
                 className="graph graph-templates",
             ),
         ],
