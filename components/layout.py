@@ -11,7 +11,21 @@ import uuid
 
 from dash import dcc, html
 
-from components import analysis, controls, curves, gradcheck, ids, session, summary, templates, training  # noqa: F401
+from components import (  # noqa: F401  (importing the components registers their callbacks)
+    analysis,
+    breakit,
+    controls,
+    curves,
+    exports,
+    formulas,
+    gradcheck,
+    ids,
+    lecture,
+    session,
+    summary,
+    templates,
+    training,
+)
 from components.inspector import section as inspect_section
 
 
@@ -30,6 +44,7 @@ def header() -> html.Header:
                     ),
                 ],
             ),
+            lecture.toolbar(),  # Copy link, lecture mode
             controls.train_actions(),
         ],
     )
@@ -77,13 +92,14 @@ def serve() -> html.Div:
     weights = session.initial_weights(d["dataset"], d["init"], d["seed"])
     first = first_views(weights, d)
     return html.Div(
+        id=ids.APP_ROOT,
         className="app",
         children=[
             header(),
             html.Div(
                 className="body",
                 children=[
-                    controls.sidebar(options, d),
+                    exports.mount(controls.sidebar(options, d)),  # + Export & import
                     html.Main(
                         className="views",
                         children=[
@@ -96,6 +112,7 @@ def serve() -> html.Div:
                                     ),
                                     html.Div(first["alert"], id=ids.ALERT_COMPUTE),
                                     html.Div(id=ids.ALERT_TRAIN),
+                                    lecture.alert_area(),
                                 ],
                             ),
                             summary.layout(first["cards"]),
@@ -113,5 +130,7 @@ def serve() -> html.Div:
                 ],
             ),
             *stores(weights, first["drawn"]),
+            lecture.location(),
+            formulas.store(),
         ],
     )
