@@ -463,7 +463,7 @@ def history_payload(records, sig: list, previous: dict | None = None) -> dict:
 
 
 def _real_or_none(v) -> bool:
-    return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+    return v is None or (isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)))
 
 
 def check_history(payload, what: str = "history") -> dict | None:
@@ -477,7 +477,9 @@ def check_history(payload, what: str = "history") -> dict | None:
         raise bad
     sig = payload.get("sig")
     if sig is not None and not (
-        isinstance(sig, list) and len(sig) <= 32 and all(_real_or_none(v) or isinstance(v, str) for v in sig)
+        isinstance(sig, list)
+        and len(sig) <= 32
+        and all(_real_or_none(v) or isinstance(v, (str, bool, np.bool_)) for v in sig)
     ):
         raise bad
     lengths = set()
