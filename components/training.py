@@ -30,9 +30,9 @@ import dash
 from dash import Input, Output, State, no_update
 from dash.exceptions import PreventUpdate
 
-from components import curves, ids, session, templates
+from components import curves, guard, ids, session, templates
 from components.analysis import alert
-from core.train import TrainConfig, TrainingDiverged, train_steps
+from core.train import INITS, TrainConfig, TrainingDiverged, train_steps
 
 PROGRESS_S = 0.15  # how often the job streams a snapshot
 POLL_MS = 100  # pause between the page's polls (each waits for the previous answer and its redraw)
@@ -44,10 +44,11 @@ def train_config(
     loss: session.LossChoice, lr_pos, batch_pos, epochs_pos, init, seed, n_train: int
 ) -> TrainConfig:
     """The TrainConfig for the sidebar's values; logging sized to about :data:`MAX_RECORDS` records."""
-    lr = session.pow10(lr_pos, "learning rate")
-    batch = session.size_from_slider(batch_pos, "batch size")
-    epochs = session.size_from_slider(epochs_pos, "epochs")
-    seed_v = session._int(seed, "seed", 0)
+    lr = session.pow10(lr_pos, "learning rate", *session.LR_RANGE)
+    batch = session._stop(batch_pos, session.BATCH_SIZES, "batch size")
+    epochs = session._stop(epochs_pos, session.EPOCH_CHOICES, "epochs")
+    seed_v = session._int(seed, "seed", 0, session.SEED_MAX)
+    init = session._choice(init, INITS, "initial weights") if init else "gaussian"
     per_epoch = -(-n_train // min(batch, n_train))
     steps = max(1, per_epoch * epochs)
     every = max(1, steps // MAX_RECORDS)
@@ -159,6 +160,7 @@ def newest(*snapshots) -> dict | None:
     cancel=[Input(ids.STOP_BUTTON, "n_clicks")],
     prevent_initial_call=True,
 )
+@guard.guarded(outputs=2, alert=1, prefix="Cannot train: ")
 def train_job(
     set_progress,
     n_clicks,
@@ -183,9 +185,13 @@ def train_job(
     _session,
 ):
     """Minibatch SGD from the current weights, streaming snapshots (see the module docstring)."""
-    run = int(n_clicks or 0)
     _lower_priority()
     try:
+        run = session.clicks(n_clicks, "Train button")
+        session.session_id(_session)
+        pace = session._choice(pace, session.PACES, "pace")
+        scale = session._choice(scale, (templates.SHARED, templates.PER_CLASS), "templates scale")
+        history = session.check_history(history)
         data = session.data_choice(dataset, train_size, test_size, preprocessing)
         lc = session.loss_choice(loss, reg, reg_mode, reg_bias, delta)
         prep = session.prepared(data)
@@ -280,10 +286,13 @@ def train_job(
     State(ids.DATASET, "value"),
     prevent_initial_call=True,
 )
+@guard.guarded(outputs=3)
 def commit(running, result, live, committed, dataset):
     """When no job runs, make the newest streamed or final snapshot the current weights (once)."""
     if running:
         raise PreventUpdate
+    result, live = session.check_snapshot(result), session.check_snapshot(live)
+    committed = session.check_mark(committed)
     snap = newest(live, result)
     if snap is None or snap.get("dataset") != dataset:
         raise PreventUpdate
@@ -304,6 +313,7 @@ def commit(running, result, live, committed, dataset):
     State(ids.RUNNING_STORE, "data"),
     prevent_initial_call=True,
 )
+@guard.guarded(outputs=3, alert=2, prefix="Weights not reset: ")
 def reset_weights(_clicks, init, seed, dataset, running):
     """Fresh weights for the chosen init, seed and dataset (and no history)."""
     if running:
