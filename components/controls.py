@@ -12,6 +12,7 @@ import numpy as np
 from dash import Input, Output, dcc, html
 
 from components import ids, session
+from components.guard import guarded
 from core import data as core_data
 from core.gradcheck import BUGS
 from core.losses import LOSSES, REG_MODES
@@ -516,6 +517,7 @@ def sidebar(dataset_options: list[dict], d: dict = session.DEFAULTS) -> html.Asi
     dash.State(ids.GC_BUG, "value"),
     prevent_initial_call=True,
 )
+@guarded(outputs=4)
 def show_loss(loss, bug):
     """Δ only means something for the hinge losses; the formula and the bugs on offer follow the loss."""
     spec = LOSSES.get(loss, LOSSES["softmax"])
@@ -546,6 +548,7 @@ def toggle_subset(entries):
     dash.State(ids.TEST_SIZE, "value"),
     prevent_initial_call=True,
 )
+@guarded(outputs=8)
 def fit_sizes_to_dataset(dataset, train_pos, test_pos):
     """The sample-size stops of the chosen dataset (keeping the chosen sizes where they fit)."""
     try:

@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 from dash import Input, Output, Patch, dcc, html
 
 from components import exports, formulas, ids, session, theme
+from components.guard import guarded
 from core.losses import LOSSES
 
 # trace order (the Patch relies on it)
@@ -192,17 +193,22 @@ def layout(figure: go.Figure | None = None) -> html.Section:
     Input(ids.DATASET, "value"),
     prevent_initial_call=True,  # the first page comes drawn (layout.serve)
 )
+@guarded(outputs=1)  # a malformed store leaves the figure as it is
 def draw_curves(history, loss, delta, dataset):
     """The curves of the stored history; its sanity line for the loss it was
     trained with (or, with no history yet, the selected loss)."""
+    history = session.check_history(history)
     try:
-        n_classes = session.load_dataset(dataset).n_classes
+        n_classes = session.load_dataset(session.dataset_key(dataset)).n_classes
     except ValueError:
         n_classes = 10
-    if history and history.get("step") and history.get("sig"):
+    if history and history.get("step") and history.get("sig") and len(history["sig"]) > 7:
         sig = history["sig"]
         loss, delta = sig[3], sig[7]
-    if loss not in LOSSES:
+    if not isinstance(loss, str) or loss not in LOSSES:
         loss = "softmax"
-    d = float(delta) if isinstance(delta, (int, float)) else 1.0
+    try:
+        d = session._number(delta, "margin Δ", *session.DELTA_RANGE)
+    except ValueError:
+        d = 1.0
     return curves_figure(history, loss, n_classes, d)

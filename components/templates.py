@@ -14,6 +14,7 @@ from dash import Input, Output, Patch, State, dcc, html
 
 from components import exports, ids, session, theme
 from components.grid import Mosaic, mosaic_layout
+from components.guard import guarded
 
 SHARED, PER_CLASS = "shared", "per-class"
 
@@ -208,6 +209,7 @@ def layout(figure: go.Figure | None = None) -> html.Section:
     State(ids.LIVE_STORE, "data"),
     prevent_initial_call=True,  # the first page comes drawn (layout.serve)
 )
+@guarded(outputs=1)  # a malformed store leaves the figure as it is
 def draw_templates(weights, scale, running, live):
     """Redraw the templates from the stored W (or, while a job runs, its latest snapshot)."""
     if running and live and live.get("weights"):
