@@ -44,7 +44,7 @@ def heatmap_figure(result, image_shape: tuple[int, int], class_names, show_kinks
     as a strip below (trace 1). Unchecked entries are left blank. Traces 2
     and 3 dot the entries that straddle a kink (``breakit.kink_traces``)."""
     z, bias, mosaic = _panels(result, image_shape)
-    names = [str(c) for c in class_names]
+    names = [theme.plain_text(c) for c in class_names]  # user-supplied (classes.txt): text only
     layout = mosaic_layout(mosaic, names, "bias (row 0 of W)", bias_height=0.07)
     layout["xaxis2"].update(showgrid=False)
     layout["yaxis2"].update(visible=False)

@@ -75,7 +75,7 @@ def templates_figure(
     """
     images = weight_images(W, image_shape)
     C = images.shape[0]
-    names = [str(c) for c in class_names]
+    names = [theme.plain_text(c) for c in class_names]  # user-supplied (classes.txt): text only
     bound, per = symmetric_bounds(images)
     shared = scale != PER_CLASS
     mosaic = Mosaic(C, *image_shape)

@@ -7,6 +7,7 @@ template adds ~10 KB of JSON to every figure, and nothing here needs it.
 from __future__ import annotations
 
 import base64
+import html
 
 import numpy as np
 
@@ -86,6 +87,15 @@ _TYPED = {
     np.dtype("int16"): "i2",
     np.dtype("int32"): "i4",
 }
+
+
+def plain_text(text) -> str:
+    """``text`` for a plotly string (title, annotation, tick or hover label) that
+    shows it literally: plotly reads a few HTML tags (<b>, <a href>, <br>, ...)
+    in such strings, so user-supplied text (a class name from classes.txt) has
+    its ``&``, ``<`` and ``>`` escaped; plotly turns the entities back into the
+    characters, drawn as text."""
+    return html.escape(str(text), quote=False)
 
 
 def typed_array(values, dtype="float32") -> dict:
