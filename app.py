@@ -29,6 +29,7 @@ import sys  # noqa: E402
 
 import dash  # noqa: E402
 
+from components import guard, security  # noqa: E402
 from components import layout as page  # noqa: E402  (importing components registers their callbacks)
 from components.background import make_manager  # noqa: E402
 from core import data as core_data  # noqa: E402
@@ -41,9 +42,11 @@ app = dash.Dash(
     update_title=None,
     serve_locally=True,
     background_callback_manager=manager,
+    on_error=guard.on_error,  # the last net under any callback: a line on the page, never a traceback
 )
 app.layout = page.serve
 server = app.server
+security.install(app)  # request-size limit, callback envelope check, security headers (CSP ...)
 
 try:  # warm the data and figure caches, so the first visitor does not wait for them
     page.serve()
@@ -67,6 +70,11 @@ def main(argv: list[str] | None = None) -> int:
         core_data.available_datasets()
     except ValueError as exc:
         print(f"warning: {exc} (the page offers the built-in datasets and says so)", file=sys.stderr)
+    message, refuse = security.host_warning(args.host, args.debug)
+    if message:
+        print(message, file=sys.stderr)
+    if refuse:
+        return 2
     app.run(host=args.host, port=args.port, debug=args.debug)
     return 0
 

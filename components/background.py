@@ -10,20 +10,28 @@ with ``celery -A app:celery_app worker`` (same environment, e.g. ``LINCLS_DATA``
 from __future__ import annotations
 
 import os
-import tempfile
 
 
 def make_manager():
-    """``(manager, celery_app)``; ``celery_app`` is None without ``REDIS_URL``."""
+    """``(manager, celery_app)``; ``celery_app`` is None without ``REDIS_URL``.
+
+    Either manager runs at most ``$LINCLS_MAX_JOBS`` training jobs at once and
+    reports a job that died instead of polling it forever (``components/jobs.py``)."""
+    from components import jobs
+
     url = os.environ.get("REDIS_URL")
     if url:
         from celery import Celery
-        from dash import CeleryManager
 
         celery_app = Celery("lincls", broker=url, backend=url)
-        return CeleryManager(celery_app), celery_app
+        celery_app.conf.update(
+            worker_prefetch_multiplier=1,  # a worker takes a job only when it can run it
+            broker_connection_retry_on_startup=True,
+            result_expires=3600,
+        )
+        return jobs.install(jobs.celery_jobs(celery_app)), celery_app
     import diskcache
-    from dash import DiskcacheManager
 
-    folder = os.environ.get("LINCLS_CACHE") or os.path.join(tempfile.gettempdir(), "lincls-dash-cache")
-    return DiskcacheManager(diskcache.Cache(folder)), None
+    folder = jobs.cache_dir()
+    os.makedirs(folder, mode=0o700, exist_ok=True)  # it holds the secret that signs job handles
+    return jobs.install(jobs.DiskcacheJobs(diskcache.Cache(folder))), None

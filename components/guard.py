@@ -86,7 +86,7 @@ def guarded(*, outputs: int, alert: int | None = None, prefix: str = "") -> Call
                     log.info("%s: rejected input: %r", fn.__name__, exc)
             except Exception as exc:  # noqa: BLE001 - a failure is a message, never a 500
                 log.exception("%s failed", fn.__name__)
-                message = f"{prefix or ''}{fn.__name__.replace('_', ' ')} failed ({type(exc).__name__}); see the server log."
+                message = f"{prefix}{fn.__name__.replace('_', ' ')} failed ({type(exc).__name__}); see the server log."
             if alert is None:
                 raise PreventUpdate
             out = [no_update] * outputs
@@ -98,17 +98,34 @@ def guarded(*, outputs: int, alert: int | None = None, prefix: str = "") -> Call
     return decorate
 
 
+_BACKGROUND_PREFIX = "An error occurred inside a background callback: "
+
+
+def error_text(exc: Exception) -> str:
+    """What the page says about an exception no callback handled: a rejected
+    value's message, a background job's own message (the busy or stopped-job
+    text of components/jobs.py), else only the exception's type."""
+    text = str(exc)
+    if text.startswith(_BACKGROUND_PREFIX):  # Dash's BackgroundCallbackError: "<prefix><msg>\n<traceback>"
+        msg = text[len(_BACKGROUND_PREFIX) :].split("\n", 1)[0]
+        tb = text[len(_BACKGROUND_PREFIX) + len(msg) :].strip()
+        return describe(ValueError(msg)) if not tb else "A background job failed; see the server log."
+    if isinstance(exc, ValueError):
+        return describe(exc)
+    return f"Something failed ({type(exc).__name__}); see the server log."
+
+
 def on_error(exc: Exception):
     """The app's global ``on_error``: the last net under a callback that is not
     :func:`guarded` (e.g. a new view's). Logs the exception, leaves every output
-    as it was, and shows one line in the compute alert area."""
+    as it was, and shows one line (never a traceback) in the compute alert area."""
     import dash
 
     from components import ids
 
-    log.error("callback failed: %r", exc, exc_info=exc)
+    log.error("callback failed: %s", str(exc).split("\n", 1)[0], exc_info=exc)
     try:
-        dash.set_props(ids.ALERT_COMPUTE, {"children": alert_for(f"Something failed ({type(exc).__name__}).")})
+        dash.set_props(ids.ALERT_COMPUTE, {"children": alert_for(error_text(exc))})
     except Exception:  # noqa: BLE001 - outside a callback context: nothing to show it in
         pass
     return None

@@ -1,0 +1,401 @@
+"""Training jobs on a shared server: a bounded number at a time, none that spins forever.
+
+* **Slots.** At most ``$LINCLS_MAX_JOBS`` (default 2) training jobs run at once
+  on a machine. A job holds one of that many lock files (``flock``) in
+  :func:`slot_dir` for its whole run; the kernel frees the lock when the
+  job's process ends, however it ends (done, crashed, stopped, killed), so a
+  slot is never lost. Every process on the machine shares the pool: gunicorn
+  workers, Diskcache job processes, Celery workers.
+* **Busy.** When every slot is taken, Train answers at once with "The server is
+  busy …" instead of queueing: the manager (:class:`DiskcacheJobs`,
+  :class:`CeleryJobs`) does not even start a process or send a task, and a job
+  that races past that check and finds no slot returns the same message.
+* **Sign of life.** A running job writes a heartbeat into the job store every
+  :data:`HEARTBEAT_S`. While the page polls for the result, the manager
+  checks it: a job whose process is gone without a result (Diskcache), whose
+  Celery task failed, or that has shown no sign of life for
+  ``$LINCLS_JOB_DEADLINE`` seconds (default 30; a queued Celery task gets
+  :data:`START_GRACE` times that to start) is reported on the page as
+  stopped, instead of the page polling forever.
+* **Time limit.** A run stops after ``$LINCLS_JOB_MAX_S`` seconds (default
+  900); the weights streamed so far are kept, as with Stop.
+
+Only jobs started through the manager are limited: calling a job function
+directly (tests, scripts) runs it as it is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import logging
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+
+from dash import DiskcacheManager, no_update
+
+log = logging.getLogger("lincls.jobs")
+
+ENV_MAX_JOBS = "LINCLS_MAX_JOBS"
+ENV_SLOTS = "LINCLS_SLOTS"
+ENV_DEADLINE = "LINCLS_JOB_DEADLINE"
+ENV_MAX_S = "LINCLS_JOB_MAX_S"
+DEFAULT_MAX_JOBS = 2
+DEFAULT_DEADLINE_S = 30.0
+DEFAULT_MAX_S = 900.0
+HEARTBEAT_S = 1.0
+START_GRACE = 4  # a queued task may take this many deadlines to start
+CONTEXT_KEY = "lincls_job"  # the job's store key, passed to the job in its callback context
+BUSY_JOB = "busy"  # the job handle of a request turned away (nothing was started)
+KEEP_S = 3600  # how long heartbeat and bookkeeping entries live in the store
+
+BUSY_MESSAGE = "The server is busy ({n} training jobs are running). Try again in a moment."
+LOST_MESSAGE = "The training job stopped unexpectedly ({why}). Press Train to try again."
+
+
+def _env_number(name: str, default: float, lo: float, hi: float) -> float:
+    try:
+        v = float(os.environ.get(name) or default)
+    except ValueError:
+        return default
+    return v if lo <= v <= hi else default
+
+
+def max_jobs() -> int:
+    return int(_env_number(ENV_MAX_JOBS, DEFAULT_MAX_JOBS, 1, 256))
+
+
+def deadline_s() -> float:
+    return _env_number(ENV_DEADLINE, DEFAULT_DEADLINE_S, 1, 86_400)
+
+
+def max_run_s() -> float:
+    return _env_number(ENV_MAX_S, DEFAULT_MAX_S, 1, 7 * 86_400)
+
+
+def cache_dir() -> str:
+    """The Diskcache folder (``$LINCLS_CACHE``, default ``<tmp>/lincls-dash-cache``)."""
+    return os.environ.get("LINCLS_CACHE") or os.path.join(tempfile.gettempdir(), "lincls-dash-cache")
+
+
+def slot_dir() -> str:
+    """Where the slot lock files live (``$LINCLS_SLOTS``, default ``<cache>/slots``)."""
+    return os.environ.get(ENV_SLOTS) or os.path.join(cache_dir(), "slots")
+
+
+# -- slots ---------------------------------------------------------------------------------
+
+
+class Slot:
+    """One held slot: an open, flock-ed file descriptor (closing it frees the slot)."""
+
+    def __init__(self, fd: int, index: int):
+        self.fd, self.index = fd, index
+
+    def release(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+def try_acquire(folder: str | None = None, n: int | None = None) -> Slot | None:
+    """A free slot of the ``n`` in ``folder``, held until released or the process ends; None if all are taken."""
+    folder = folder or slot_dir()
+    n = n or max_jobs()
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    for i in range(n):
+        fd = os.open(os.path.join(folder, f"slot-{i}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                continue
+            raise
+        return Slot(fd, i)
+    return None
+
+
+def slots_in_use(folder: str | None = None, n: int | None = None) -> int:
+    """How many of the ``n`` slots are held right now (a snapshot)."""
+    folder = folder or slot_dir()
+    n = n or max_jobs()
+    held = []
+    try:
+        while (s := try_acquire(folder, n)) is not None:
+            held.append(s)
+        return n - len(held)
+    finally:
+        for s in held:
+            s.release()
+
+
+# -- the job side ----------------------------------------------------------------------------
+
+
+class TimeLimit(RuntimeError):
+    """A run reached ``$LINCLS_JOB_MAX_S``."""
+
+
+def _job_context() -> dict:
+    from dash._callback_context import context_value
+
+    try:
+        return context_value.get() or {}
+    except LookupError:
+        return {}
+
+
+def limited(fn: Callable, progress: bool = True) -> Callable:
+    """Wrap a background job function (the manager does it for every background callback).
+
+    Started by the manager, it runs only while holding a slot, writes a
+    heartbeat while it runs, and its ``set_progress`` (first argument when
+    ``progress``) raises :class:`TimeLimit` once the run is older than
+    ``$LINCLS_JOB_MAX_S`` (the job's own error handling then keeps what it
+    streamed). No free slot: the busy message as the result (:func:`failure_outputs`)."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        context = _job_context()
+        key = context.get(CONTEXT_KEY)
+        if key is None:  # not started by the manager: run as is
+            return fn(*args, **kwargs)
+        slot = try_acquire()
+        if slot is None:
+            return failure_outputs(context.get("outputs_list"), BUSY_MESSAGE.format(n=max_jobs()))
+        stop = threading.Event()
+        beat = threading.Thread(target=_heartbeat, args=(key, stop), daemon=True, name="lincls-heartbeat")
+        beat.start()
+        if progress and args:
+            limit_at = time.monotonic() + max_run_s()
+            set_progress = args[0]
+
+            def checked_progress(value):
+                if time.monotonic() > limit_at:
+                    raise TimeLimit(f"this server stops a run after {max_run_s():.0f} s; the weights so far are kept")
+                return set_progress(value)
+
+            args = (checked_progress, *args[1:])
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            stop.set()
+            slot.release()
+
+    return wrapper
+
+
+def _heartbeat(key: str, stop: threading.Event) -> None:
+    manager = MANAGER
+    while manager is not None:
+        try:
+            manager.store_set(f"{key}-alive", time.time())
+        except Exception:  # noqa: BLE001 - a missed beat only makes the page wait
+            log.warning("heartbeat for %s failed", key, exc_info=True)
+        if stop.wait(HEARTBEAT_S):
+            return
+
+
+# -- the web side: managers ------------------------------------------------------------------
+
+
+def _is_alert(o) -> bool:
+    return (
+        isinstance(o, dict)
+        and str(o.get("id", "")).startswith("alert-")
+        and str(o.get("property", "")).split("@", 1)[0] == "children"
+    )
+
+
+def failure_outputs(outputs_list, message: str):
+    """The callback's outputs for a job that never ran or never finished: the
+    message in its alert area (an output ``alert-*.children``), no change
+    elsewhere. For a callback without an alert output, Dash's error result
+    (no traceback), which the app's ``on_error`` (guard.on_error) shows."""
+    from components.guard import alert_for
+
+    multi = isinstance(outputs_list, list)
+    items = outputs_list if multi else [outputs_list]
+    if not any(_is_alert(o) for o in items):
+        return {"background_callback_error": {"msg": message, "tb": ""}}
+    out = [alert_for(message) if _is_alert(o) else no_update for o in items]
+    return out if multi else out[0]
+
+
+class _Limits:
+    """What :class:`DiskcacheJobs` and :class:`CeleryJobs` add to Dash's managers."""
+
+    UNDEFINED: object
+
+    # the store: implemented per manager
+    def store_set(self, key: str, value) -> None:
+        raise NotImplementedError
+
+    def store_get(self, key: str):
+        raise NotImplementedError
+
+    def store_delete(self, key: str) -> None:
+        raise NotImplementedError
+
+    def store_result(self, key: str, value) -> None:
+        raise NotImplementedError
+
+    def job_gone(self, job) -> str | None:
+        """Why the job is known to be gone without a result, or None."""
+        return None
+
+    def make_job_fn(self, fn, progress, key=None):
+        return super().make_job_fn(limited(fn, bool(progress)), progress, key)
+
+    def call_job_fn(self, key, job_fn, args, context):
+        outputs = context.get("outputs_list")
+        in_use = slots_in_use()
+        if in_use >= max_jobs():
+            self.store_result(key, failure_outputs(outputs, BUSY_MESSAGE.format(n=in_use)))
+            return BUSY_JOB
+        self.store_set(f"{key}-meta", {"t": time.time(), "outputs": outputs})
+        self.store_delete(f"{key}-alive")
+        context = dict(context)
+        context[CONTEXT_KEY] = key
+        return super().call_job_fn(key, job_fn, args, context)
+
+    def get_result(self, key, job):
+        result = super().get_result(key, job)
+        if result is not self.UNDEFINED:
+            self._forget(key)
+            return result
+        why = self._lost(key, job)
+        if why is None:
+            return self.UNDEFINED
+        result = super().get_result(key, job)  # it may have finished just now
+        if result is not self.UNDEFINED:
+            self._forget(key)
+            return result
+        meta = self.store_get(f"{key}-meta") or {}
+        log.warning("training job %s lost: %s", job, why)
+        with contextlib.suppress(Exception):
+            self.terminate_job(job)
+        self._forget(key)
+        return failure_outputs(meta.get("outputs"), LOST_MESSAGE.format(why=why))
+
+    def _lost(self, key, job) -> str | None:
+        meta = self.store_get(f"{key}-meta")
+        if not meta or str(job) == BUSY_JOB:
+            return None  # not started by this manager (or nothing was started)
+        why = self.job_gone(job)
+        if why:
+            return why
+        alive = self.store_get(f"{key}-alive")
+        now, limit = time.time(), deadline_s()
+        if alive is not None and now - float(alive) > limit:
+            return f"no sign of life for {now - float(alive):.0f} s"
+        if alive is None and now - float(meta["t"]) > START_GRACE * limit:
+            return f"it did not start within {now - float(meta['t']):.0f} s"
+        return None
+
+    def _forget(self, key) -> None:
+        for suffix in ("-meta", "-alive"):
+            with contextlib.suppress(Exception):
+                self.store_delete(f"{key}{suffix}")
+
+    def job_running(self, job):
+        if str(job) == BUSY_JOB:
+            return False
+        return super().job_running(job)
+
+    def terminate_job(self, job):
+        if job is None or str(job) == BUSY_JOB:
+            return None
+        return super().terminate_job(job)
+
+
+class DiskcacheJobs(_Limits, DiskcacheManager):
+    """Dash's DiskcacheManager (a process per job, results in a shared folder) with the limits above."""
+
+    def store_set(self, key, value):
+        self.handle.set(key, value, expire=KEEP_S)
+
+    def store_get(self, key):
+        return self.handle.get(key)
+
+    def store_delete(self, key):
+        self.handle.delete(key)
+
+    def store_result(self, key, value):
+        self.handle.set(key, value)
+
+    def job_gone(self, job):
+        try:
+            running = super().job_running(job)
+        except (TypeError, ValueError):
+            return None
+        return None if running else "its process ended without a result"
+
+
+def celery_jobs(celery_app):
+    """A :class:`CeleryJobs` for ``celery_app`` (imported here: Celery is optional)."""
+    from dash import CeleryManager
+
+    class CeleryJobs(_Limits, CeleryManager):
+        """Dash's CeleryManager (jobs as Celery tasks, results in the Redis backend) with the limits above."""
+
+        def store_set(self, key, value):
+            self.handle.backend.set(key, json.dumps(value))
+
+        def store_get(self, key):
+            raw = self.handle.backend.get(key)
+            return None if raw is None else json.loads(raw)
+
+        def store_delete(self, key):
+            self.handle.backend.delete(key)
+
+        def store_result(self, key, value):
+            from plotly.utils import PlotlyJSONEncoder
+
+            self.handle.backend.set(key, json.dumps(value, cls=PlotlyJSONEncoder))
+
+        def get_or_create_signing_secret(self, generate):
+            """The secret Dash signs job handles with, kept in Redis *without* the
+            result expiry (Dash's default would let it expire with the results,
+            and workers started later would then sign with another one)."""
+            client = getattr(self.handle.backend, "client", None)
+            if client is None:
+                return super().get_or_create_signing_secret(generate)
+            key = "lincls:dash-signing-secret"
+            client.set(key, generate(), nx=True)
+            return client.get(key)
+
+        def job_gone(self, job):
+            task = self.get_task(job)
+            status = task.status if task is not None else None
+            return f"its task ended as {status}" if status in ("FAILURE", "REVOKED") else None
+
+    return CeleryJobs(celery_app)
+
+
+MANAGER: _Limits | None = None  # the process's manager, set by components.background.make_manager
+
+
+def install(manager: _Limits) -> _Limits:
+    global MANAGER
+    MANAGER = manager
+    return manager
+
+
+__all__ = [
+    "DiskcacheJobs",
+    "TimeLimit",
+    "celery_jobs",
+    "install",
+    "limited",
+    "max_jobs",
+    "slots_in_use",
+    "try_acquire",
+]
