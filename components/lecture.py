@@ -88,7 +88,7 @@ SCHEMA: dict = {
     "epochs": tuple(session.EPOCH_CHOICES),
     "pace": ("watch", "fast"),
     "gc_samples": tuple(session.GC_SAMPLE_SIZES),
-    "gc_h": {"type": float, "min": 1e-300, "max": 1.0},
+    "gc_h": {"type": float, "min": 1e-15, "max": 1.0},
     "gc_method": ("central", "forward"),
     "gc_entries": ("all", "random"),
     "gc_subset": {"type": int, "min": 1, "max": 1_000_000},
