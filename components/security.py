@@ -2,12 +2,12 @@
 
 :func:`install` (called once by ``app.py``) sets up, on the Flask server:
 
-* **A bound on request bodies** (``MAX_CONTENT_LENGTH``, :data:`ENV_MAX_REQUEST`
-  megabytes, default :data:`DEFAULT_MAX_REQUEST_MB`): a larger body is refused
-  with 413 before it is read. The largest legitimate request of this app is a
-  commit of a finished run: two weight snapshots and their histories, about
-  0.2 MB for MNIST (float64 weights after a divergence: 0.3 MB); a dataset with
-  more pixels or classes needs proportionally more (``LINCLS_MAX_REQUEST_MB``).
+* **A bound on request bodies** (``MAX_CONTENT_LENGTH``, ``$LINCLS_MAX_REQUEST_MB``,
+  default 8 MB): a larger body is refused with 413 before it is read. The
+  page's upload (``components/exports.py``) sizes its own limit to fit under
+  it. Measured: the largest request without an upload is the commit of a run
+  (two weight snapshots and their histories), about 0.35 MB for MNIST with
+  float64 weights; a dataset with more pixels or classes needs proportionally more.
 * **A check of the callback envelope** on ``/_dash-update-component``: a body
   that is not the JSON object the renderer sends, names no known callback, or
   whose inputs, state or outputs are not the ones that callback declares, gets a
@@ -126,6 +126,8 @@ def check_envelope(app, body) -> None:
     if not isinstance(output, str) or output not in app.callback_map:
         raise EnvelopeError("unknown callback output")
     cb = app.callback_map[output]
+    if "callback" not in cb:
+        raise EnvelopeError("a clientside callback runs in the browser")
     for key, declared in (("inputs", cb.get("inputs", [])), ("state", cb.get("state", []))):
         got = body.get(key, [])
         if not isinstance(got, list) or len(got) != len(declared):
