@@ -172,10 +172,14 @@ def layout() -> html.Div:
                 f"initialization and seed, but at most {MAX_STEPS} steps each, so it stays short. Accuracies "
                 "are on all training, validation and test images."
             ),
-            ic.formula(
-                "softmax: L", ic.sub("i"), " = −log(e", ic.sup("s", ic.sub("y")), " / Σ", ic.sub("j"), " e",
-                ic.sup("s", ic.sub("j")), ")     SVM: L", ic.sub("i"), " = Σ", ic.sub("j≠y"), " max(0, s",
-                ic.sub("j"), " − s", ic.sub("y"), " + Δ)",
+            html.Div(
+                className="inspect-formulas",
+                children=[
+                    ic.formula("softmax:  L", ic.sub("i"), " = −log(e", ic.sup("s", ic.sub("y")), " / Σ", ic.sub("j"),
+                               " e", ic.sup("s", ic.sub("j")), ")"),
+                    ic.formula("SVM:  L", ic.sub("i"), " = Σ", ic.sub("j≠y"), " max(0, s", ic.sub("j"), " − s",
+                               ic.sub("y"), " + Δ)"),
+                ],
             ),
             html.Div(
                 className="inspect-controls",

@@ -194,9 +194,9 @@ def totals_block(totals: dict, n_rows: int, n_split: int, split: str, loss: sess
     return html.Div(
         className="ex-totals",
         children=[
-            item("mean L_i of these", ic.fmt(totals["mean_data_loss"], 4), f"the {n_rows} rows above"),
+            item(["mean of these L", ic.sub("i")], ic.fmt(totals["mean_data_loss"], 4), f"the {n_rows} rows above"),
             item("data loss", ic.fmt(totals["data_loss"], 4),
-                 f"(1/N) Σ L_i over all N = {n_split:,} {ic.SPLITS[split]} images"),
+                 ["(1/N) Σ L", ic.sub("i"), f" over all N = {n_split:,} {ic.SPLITS[split]} images"]),
             item("reg. loss", session.fmt_sci(totals["reg_loss"]) if totals["reg_loss"] else "0", reg_text),
             item("total loss", ic.fmt(totals["total"], 4), "data loss + reg. loss", "ex-total-main"),
         ],

@@ -220,7 +220,7 @@ def layout() -> html.Div:
             ),
             ic.formula(
                 "(lr*, λ*) = argmax", ic.sub("lr, λ"), " accuracy", ic.sub("val"), "(W", ic.sub("lr, λ"),
-                "),   W ← W + v,  v ← 0.9 v − lr ∇", ic.sub("W"), " [ L", ic.sub("data"), " + ½λ‖W‖² ]",
+                "),   v ← 0.9 v − lr ∇", ic.sub("W"), "(L", ic.sub("data"), " + R", ic.sub("λ"), "(W)),  W ← W + v",
             ),
             html.Div(
                 className="inspect-controls",

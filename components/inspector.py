@@ -40,7 +40,7 @@ def section(value: str = ic.TAB_EXAMPLES) -> html.Section:
                 parent_className="inspect-tabs-parent",
                 content_className="inspect-tab-content",
                 children=[
-                    dcc.Tab(label=label, value=v, className="inspect-tab", selected_className="inspect-tab-selected",
+                    dcc.Tab(label=label, value=v, className="inspect-tab", selected_className="inspect-tab--selected",
                             children=build())
                     for v, label, build in TABS
                 ],
