@@ -11,8 +11,9 @@
 * Figures: PNG from each graph's toolbar (:func:`png_config`: a named file at
   twice the screen resolution).
 
-Uploads are limited to :data:`MAX_UPLOAD_BYTES` in the browser (``max_size``
-of the upload box) and again on the server before anything is decoded.
+Uploads are limited to :data:`MAX_UPLOAD_BYTES` (20 MB, less when the
+server's request limit is smaller) in the browser (``max_size`` of the upload
+box) and again on the server before anything is decoded.
 """
 
 from __future__ import annotations
@@ -31,7 +32,20 @@ from dash.exceptions import PreventUpdate
 from components import ids, lecture, session
 from core import export as core_export
 
-MAX_UPLOAD_BYTES = 20_000_000
+def _upload_limit() -> int:
+    """20 MB, or less when the server's request limit (``components.security``,
+    default 8 MB) cannot carry that much as base64 (4/3 of the file), so the
+    browser refuses a file the server would answer with HTTP 413."""
+    try:
+        from components import security
+
+        room = int((security.max_request_bytes() - 100_000) * 3 / 4)
+    except ImportError:
+        room = 20_000_000
+    return max(100_000, min(20_000_000, room))
+
+
+MAX_UPLOAD_BYTES = _upload_limit()
 # base64 of MAX_UPLOAD_BYTES plus the "data:...;base64," prefix
 _MAX_CONTENTS_CHARS = 4 * (MAX_UPLOAD_BYTES // 3 + 1) + 200
 _WEIGHT_FIXED = ("dataset", "init", "seed")  # restoring these would re-initialize W
@@ -169,7 +183,7 @@ def decode_upload(contents: str | None) -> bytes:
     if not isinstance(contents, str) or "," not in contents:
         raise ValueError("the upload is empty or not a file")
     if len(contents) > _MAX_CONTENTS_CHARS:
-        raise ValueError(f"the file is larger than {MAX_UPLOAD_BYTES // 1_000_000} MB")
+        raise ValueError(f"the file is larger than {_mb(MAX_UPLOAD_BYTES)}")
     head, _, b64 = contents.partition(",")
     if not head.endswith(";base64"):
         raise ValueError("the upload is not base64-encoded")
@@ -178,8 +192,12 @@ def decode_upload(contents: str | None) -> bytes:
     except (binascii.Error, ValueError):
         raise ValueError("the upload is not valid base64") from None
     if len(raw) > MAX_UPLOAD_BYTES:
-        raise ValueError(f"the file is larger than {MAX_UPLOAD_BYTES // 1_000_000} MB")
+        raise ValueError(f"the file is larger than {_mb(MAX_UPLOAD_BYTES)}")
     return raw
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.0f} MB" if n >= 1e6 else f"{n / 1e3:.0f} kB"
 
 
 def _safe_name(filename) -> str:
@@ -309,7 +327,7 @@ def panel() -> html.Fieldset:
                         html.B(".npz"),
                         " or a config ",
                         html.B(".json"),
-                        " here, or click (20 MB at most)",
+                        f" here, or click ({_mb(MAX_UPLOAD_BYTES)} at most)",
                     ]
                 ),
             ),
