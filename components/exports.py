@@ -32,6 +32,7 @@ from dash.exceptions import PreventUpdate
 from components import ids, lecture, session
 from core import export as core_export
 
+
 def _upload_limit() -> int:
     """20 MB, or less when the server's request limit (``components.security``,
     default 8 MB) cannot carry that much as base64 (4/3 of the file), so the
