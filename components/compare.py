@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 import dash
 import numpy as np
 from dash import Input, Output, State, dcc, html, no_update
+from dash.exceptions import PreventUpdate
 
 from components import curves, ids, session, templates, training
 from components import inspect_common as ic
@@ -296,3 +297,15 @@ def compare_job(set_progress, n_clicks, dataset, train_size, test_size, preproce
         return (*skip, ic.message(f"Comparison failed: {type(exc).__name__}: {exc}", "error"))
     s, h = out["runs"]["softmax"], out["runs"]["hinge"]
     return (s["templates"], h["templates"], s["curves"], h["curves"], s["numbers"], h["numbers"], out["summary"])
+
+
+@dash.callback(
+    Output(ids.COMPARE_STATUS, "children", allow_duplicate=True),
+    Input(ids.COMPARE_CANCEL, "n_clicks"),
+    prevent_initial_call=True,
+)
+def compare_stopped(n_clicks):
+    """Stop ends the job (``cancel=`` above); say so instead of leaving the last step on show."""
+    if not n_clicks:
+        raise PreventUpdate
+    return "Stopped: this comparison was discarded."

@@ -26,6 +26,7 @@ import dash
 import numpy as np
 import plotly.graph_objects as go
 from dash import Input, Output, State, dcc, html, no_update
+from dash.exceptions import PreventUpdate
 
 from components import curves, ids, session, templates, theme, training
 from components import inspect_common as ic
@@ -336,6 +337,18 @@ def grid_job(set_progress, n_clicks, lr_key, reg_key, dataset, train_size, test_
                  f"({100 * accuracy_matrix(store)[i, j]:.1f}% validation)")
     set_progress((store, str(total), str(total), text))
     return None
+
+
+@dash.callback(
+    Output(ids.HYPERGRID_STATUS, "children", allow_duplicate=True),
+    Input(ids.HYPERGRID_CANCEL, "n_clicks"),
+    prevent_initial_call=True,
+)
+def grid_stopped(n_clicks):
+    """Stop ends the job (``cancel=`` above); the cells finished so far stay in the store."""
+    if not n_clicks:
+        raise PreventUpdate
+    return "Stopped: the finished cells stay; click one to see its run."
 
 
 @dash.callback(

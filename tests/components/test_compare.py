@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from dash.exceptions import PreventUpdate
 
 import app  # noqa: F401  (registers the callbacks)
 from components import compare, session, training
@@ -98,3 +99,9 @@ def test_compare006_a_diverging_run_keeps_finite_weights_and_says_so(prep):
         assert np.isfinite(r.W).all()
     block = compare.numbers_block(runs["softmax"], compare.final_numbers(runs["softmax"], prep))
     assert "diverged" in str(block)
+
+
+def test_compare007_stop_says_the_run_was_discarded():
+    assert "discarded" in compare.compare_stopped(1)
+    with pytest.raises(PreventUpdate):
+        compare.compare_stopped(0)

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from dash.exceptions import PreventUpdate
 
 import app  # noqa: F401  (registers the callbacks)
 from components import hypergrid, session, templates, training
@@ -136,3 +137,9 @@ def test_hgrid008_store_is_plain_json_and_small(grid):
     text = json.dumps(store, allow_nan=False)
     assert len(text) < 5_000
     assert TrainConfig(**store["config"]).iterations == 10
+
+
+def test_hgrid009_stop_keeps_the_finished_cells_and_says_so():
+    assert "finished cells stay" in hypergrid.grid_stopped(2)
+    with pytest.raises(PreventUpdate):
+        hypergrid.grid_stopped(None)
