@@ -78,6 +78,21 @@ RUNNING_STORE = "train-running-store"  # True while a training job runs (set by 
 COMMITTED_STORE = "train-committed-store"  # {"run", "step"} last copied into weights-store
 GC_DRAWN_STORE = "gradcheck-drawn-store"  # dataset key the gradient-check figures were last drawn for in full
 
+# -- view "Inside the gradient" (components/inside.py, sweep.py, landscape.py) --
+INSIDE_VIEW = "inside-view"
+INSIDE_TABS = "inside-tabs"  # value: "sweep" or "landscape"; only the shown tab computes
+SWEEP_GRAPH = "sweep-graph"
+SWEEP_CAPTION = "sweep-caption"
+SWEEP_MESSAGE = "sweep-message"
+LANDSCAPE_GRAPH = "landscape-graph"
+LANDSCAPE_MODE = "landscape-mode"
+LANDSCAPE_DIRECTION = "landscape-direction"
+LANDSCAPE_SPAN = "landscape-span"
+LANDSCAPE_SEED = "landscape-seed"
+LANDSCAPE_FORMULA = "landscape-formula"
+LANDSCAPE_CAPTION = "landscape-caption"
+LANDSCAPE_MESSAGE = "landscape-message"
+
 # -- section "Inspect the classifier" (components/inspector.py, examples.py, evaluation.py, compare.py,
 #    hypergrid.py): tabs Examples / Mistakes & score maps / Softmax vs SVM / Grid search; a tab computes only
 #    while it shows

@@ -20,6 +20,7 @@ from components import (  # noqa: F401  (importing the components registers thei
     formulas,
     gradcheck,
     ids,
+    inside,
     lecture,
     session,
     summary,
@@ -124,6 +125,7 @@ def serve() -> html.Div:
                                 ],
                             ),
                             gradcheck.layout(first["heat"], first["scatter"], first["gc_summary"]),
+                            inside.layout(),  # "Inside the gradient": step size h, loss landscape
                             inspect_section(),  # "Inspect the classifier": examples, mistakes, softmax vs SVM, grid
                         ],
                     ),
