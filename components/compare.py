@@ -28,6 +28,7 @@ from dash.exceptions import PreventUpdate
 
 from components import curves, ids, session, templates, training
 from components import inspect_common as ic
+from components.guard import guarded
 from core import metrics
 from core.losses import LOSSES, loss_parts
 from core.train import TrainConfig, TrainingDiverged, init_weights, n_steps, train_steps
@@ -263,6 +264,7 @@ def figures(runs: dict[str, CompareRun], prep, data: session.DataChoice, delta: 
     cancel=[Input(ids.COMPARE_CANCEL, "n_clicks")],
     prevent_initial_call=True,
 )
+@guarded(outputs=7)  # a malformed value leaves the outputs as they are
 def compare_job(set_progress, n_clicks, dataset, train_size, test_size, preprocessing, reg, reg_mode, reg_bias,
                 delta, init, seed, lr, batch, epochs, _session):
     """Train both losses in the background (see the module docstring)."""
@@ -304,6 +306,7 @@ def compare_job(set_progress, n_clicks, dataset, train_size, test_size, preproce
     Input(ids.COMPARE_CANCEL, "n_clicks"),
     prevent_initial_call=True,
 )
+@guarded(outputs=1)  # a malformed value leaves the outputs as they are
 def compare_stopped(n_clicks):
     """Stop ends the job (``cancel=`` above); say so instead of leaving the last step on show."""
     if not n_clicks:

@@ -19,6 +19,7 @@ from dash.exceptions import PreventUpdate
 from components import ids, session, theme
 from components import inspect_common as ic
 from components.grid import Mosaic, mosaic_layout
+from components.guard import guarded
 from core import explain, metrics
 from core.losses import LOSSES, scores
 
@@ -364,6 +365,7 @@ def _cell(click) -> tuple[int, int] | None:
     *ic.inputs(ic.DATA_IDS),
     Input(ids.LOSS, "value"),
 )
+@guarded(outputs=3)  # a malformed value leaves the outputs as they are
 def draw_evaluation(tab, click, weights, dataset, train_size, test_size, preprocessing, loss):
     """Confusion matrix, summary and gallery of the current weights on the test split (only while shown)."""
     if not ic.visible(tab, ic.TAB_MISTAKES):
@@ -389,6 +391,7 @@ def draw_evaluation(tab, click, weights, dataset, train_size, test_size, preproc
     Input(ids.evaluation_mistake(ALL), "n_clicks"),
     prevent_initial_call=True,
 )
+@guarded(outputs=1)  # a malformed value leaves the outputs as they are
 def pick_mistake(_clicks):
     """Remember the clicked mistake (a new gallery fires this with no click: ignored)."""
     trig = ctx.triggered_id
@@ -407,6 +410,7 @@ def pick_mistake(_clicks):
     Input(ids.LOSS, "value"),
     prevent_initial_call=True,
 )
+@guarded(outputs=2)  # a malformed value leaves the outputs as they are
 def draw_evaluation_scoremap(tab, selected, weights, dataset, train_size, test_size, preprocessing, loss):
     if not ic.visible(tab, ic.TAB_MISTAKES) or not selected:
         return no_update, no_update

@@ -26,6 +26,7 @@ from dash.exceptions import PreventUpdate
 
 from components import evaluation, ids, session
 from components import inspect_common as ic
+from components.guard import guarded
 from core import explain
 from core.losses import LOSSES, data_loss_from_scores, regularization, scores
 
@@ -255,6 +256,7 @@ def layout() -> html.Div:
     *ic.states(ic.DATA_IDS),
     prevent_initial_call=True,
 )
+@guarded(outputs=1)  # a malformed value leaves the outputs as they are
 def pick_random(n_clicks, split, dataset, train_size, test_size, preprocessing):
     """Five random image numbers of the chosen split into the numbers field."""
     try:
@@ -291,6 +293,7 @@ def _chosen(indices, split, weights, dataset, train_size, test_size, preprocessi
     Input(ids.LOSS, "value"),
     Input(ids.DELTA, "value"),
 )
+@guarded(outputs=1)  # a malformed value leaves the outputs as they are
 def draw_examples(tab, indices, split, weights, dataset, train_size, test_size, preprocessing, loss, delta):
     """The table of the chosen images (only while this tab shows)."""
     if not ic.visible(tab, ic.TAB_EXAMPLES):
@@ -315,6 +318,7 @@ def draw_examples(tab, indices, split, weights, dataset, train_size, test_size, 
     *ic.inputs(ic.DATA_IDS),
     *ic.inputs(ic.LOSS_IDS),
 )
+@guarded(outputs=1)  # a malformed value leaves the outputs as they are
 def draw_totals(tab, indices, split, weights, dataset, train_size, test_size, preprocessing,
                 loss, reg, reg_mode, reg_bias, delta):
     """Mean, data, regularization and total loss under the table (only while this tab shows)."""
@@ -336,6 +340,7 @@ def draw_totals(tab, indices, split, weights, dataset, train_size, test_size, pr
     Input(ids.examples_row(ALL), "n_clicks"),
     prevent_initial_call=True,
 )
+@guarded(outputs=1)  # a malformed value leaves the outputs as they are
 def pick_example(_clicks):
     """Remember the clicked row (a redrawn table fires this with no click: ignored)."""
     trig = ctx.triggered_id
@@ -355,6 +360,7 @@ def pick_example(_clicks):
     Input(ids.LOSS, "value"),
     prevent_initial_call=True,
 )
+@guarded(outputs=2)  # a malformed value leaves the outputs as they are
 def draw_examples_scoremap(tab, selected, weights, dataset, train_size, test_size, preprocessing, loss):
     if not ic.visible(tab, ic.TAB_EXAMPLES) or not selected:
         return no_update, no_update

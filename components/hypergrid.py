@@ -30,6 +30,8 @@ from dash.exceptions import PreventUpdate
 
 from components import curves, ids, session, templates, theme, training
 from components import inspect_common as ic
+from components.guard import guarded
+from core import data as core_data
 from core import metrics
 from core.train import TrainConfig, n_steps, train
 
@@ -172,6 +174,35 @@ def grid_figure(store: dict | None) -> go.Figure:
     )
 
 
+MAX_AXIS = 12  # values per axis a store may hold (the presets have at most 7)
+
+
+def check_store(store) -> dict:
+    """A grid store as the browser sends it back, checked before it drives a
+    training run: axes of a few finite numbers, a valid config of at most
+    :data:`MAX_STEPS` steps, a data choice of the right types (ValueError)."""
+    if not isinstance(store, dict):
+        raise ValueError("no grid yet: press Run grid")
+    for name in ("lrs", "regs"):
+        axis = store.get(name)
+        if (not isinstance(axis, list) or not 1 <= len(axis) <= MAX_AXIS
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
+                           for v in axis)):
+            raise ValueError(f"the grid's {name} are malformed")
+    cfg = TrainConfig(**store["config"])
+    cfg.validate()
+    if cfg.iterations is None or cfg.iterations > MAX_STEPS:
+        raise ValueError(f"a grid cell runs at most {MAX_STEPS} steps")
+    data = session.DataChoice(**store["data"])
+    if not (isinstance(data.dataset, str) and all(isinstance(v, int) and v > 0 for v in (data.n_train, data.n_test))
+            and data.preprocessing in core_data.PREPROCESSING):
+        raise ValueError("the grid's data choice is malformed")
+    n = store.get("n_classes")
+    if not isinstance(n, int) or not core_data.MIN_CLASSES <= n <= core_data.MAX_CLASSES:
+        raise ValueError("the grid's number of classes is malformed")
+    return store
+
+
 def cell_config(store: dict, i: int, j: int) -> TrainConfig:
     """The config the grid trained cell (i, j) with, logging a history this time (which leaves W unchanged)."""
     cfg = TrainConfig(**store["config"])
@@ -183,6 +214,7 @@ def cell_config(store: dict, i: int, j: int) -> TrainConfig:
 
 def cell_run(store: dict, i: int, j: int):
     """Re-run cell (i, j) of a grid: ``(TrainResult, prepared data, config)``."""
+    check_store(store)
     data = session.DataChoice(**store["data"])
     prep = session.prepared(data)
     cfg = cell_config(store, i, j)
@@ -302,6 +334,7 @@ def grid_status(store: dict) -> str:
     cancel=[Input(ids.HYPERGRID_CANCEL, "n_clicks")],
     prevent_initial_call=True,
 )
+@guarded(outputs=1)  # a malformed value leaves the outputs as they are
 def grid_job(set_progress, n_clicks, lr_key, reg_key, dataset, train_size, test_size, preprocessing, loss, reg,
              reg_mode, reg_bias, delta, init, seed, lr, batch, epochs, _session):
     """The whole grid in the background; every finished cell streams the store (see the module docstring)."""
@@ -344,6 +377,7 @@ def grid_job(set_progress, n_clicks, lr_key, reg_key, dataset, train_size, test_
     Input(ids.HYPERGRID_CANCEL, "n_clicks"),
     prevent_initial_call=True,
 )
+@guarded(outputs=1)  # a malformed value leaves the outputs as they are
 def grid_stopped(n_clicks):
     """Stop ends the job (``cancel=`` above); the cells finished so far stay in the store."""
     if not n_clicks:
@@ -356,6 +390,7 @@ def grid_stopped(n_clicks):
     Input(ids.INSPECT_TABS, "value"),
     Input(ids.HYPERGRID_STORE, "data"),
 )
+@guarded(outputs=1)  # a malformed value leaves the outputs as they are
 def draw_grid(tab, store):
     if not ic.visible(tab, ic.TAB_GRID):
         return no_update
@@ -374,6 +409,7 @@ def draw_grid(tab, store):
     running=[(Output(ids.HYPERGRID_DETAIL, "className"), "hgrid-detail stale", "hgrid-detail")],
     prevent_initial_call=True,
 )
+@guarded(outputs=3)  # a malformed value leaves the outputs as they are
 def grid_cell_job(click, store, _session):
     """Re-run the clicked cell (see the module docstring) and draw its templates and curves."""
     cell = clicked_cell(click, store)

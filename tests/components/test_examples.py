@@ -216,3 +216,10 @@ def test_examples012_thumbnails_are_valid_greyscale_pngs():
     rows = [raw[r * 5 + 1:(r + 1) * 5] for r in range(3)]
     assert b"".join(rows) == img.tobytes()
     assert ic.to_uint8(np.array([[0.0, 0.5], [1.0, np.nan]])).tolist() == [[0, 128], [255, 0]]
+
+
+def test_examples013_a_malformed_selection_leaves_the_score_maps_alone(weights):
+    with pytest.raises(PreventUpdate):
+        examples.draw_examples_scoremap("examples", {"split": "train", "index": "x"}, weights, *DATA, "softmax")
+    out = examples.draw_examples(*table_args(weights=weights, indices=["not", "text"], split={"a": 1}))
+    assert "unknown split" in text_of(out)

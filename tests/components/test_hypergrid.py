@@ -143,3 +143,28 @@ def test_hgrid009_stop_keeps_the_finished_cells_and_says_so():
     assert "finished cells stay" in hypergrid.grid_stopped(2)
     with pytest.raises(PreventUpdate):
         hypergrid.grid_stopped(None)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"lrs": "1e-3"},
+        {"regs": [float("nan")]},
+        {"regs": list(range(20))},
+        {"n_classes": 10_000},
+        {"data": {"dataset": BUILTIN, "n_train": "500", "n_test": 100, "preprocessing": "standardize"}},
+    ],
+)
+def test_hgrid010_a_forged_store_does_not_train(grid, change):
+    store, _, _ = grid
+    with pytest.raises(ValueError):
+        hypergrid.check_store({**store, **change})
+
+
+def test_hgrid011_a_forged_store_cannot_ask_for_a_long_run(grid):
+    store, _, _ = grid
+    forged = {**store, "config": {**store["config"], "iterations": 10**7}}
+    with pytest.raises(ValueError, match="at most"):
+        hypergrid.cell_run(forged, 0, 0)
+    tpl, crv, head = hypergrid.grid_cell_job({"points": [{"x": 0, "y": 0}]}, forged, {})
+    assert tpl is hypergrid.no_update and crv is hypergrid.no_update and "at most" in str(head)
