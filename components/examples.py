@@ -211,11 +211,11 @@ def layout() -> html.Div:
     return html.Div(
         className="inspect-pane",
         children=[
-            ic.caption(
-                "For chosen images: the score of every class, each class's term of the loss and the image's "
-                "loss L_i; under the table, their mean, the data loss over the whole split, the regularization "
-                "and the total (as in the CS231n linear-classification demo). Click an image for its score maps."
-            ),
+            ic.caption([
+                "For chosen images: the score of every class, each class's term of the loss and the image's loss L",
+                ic.sub("i"), "; under the table, their mean, the data loss over the whole split, the regularization "
+                "and the total (as in the CS231n linear-classification demo). Click an image for its score maps.",
+            ]),
             ic.formula(
                 "s", ic.sub("j"), " = w", ic.sub("j"), "·x + b", ic.sub("j"), ",   L = (1/N) Σ", ic.sub("i"),
                 " L", ic.sub("i"), " + R(W)",
