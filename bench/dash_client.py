@@ -211,9 +211,9 @@ class DashClient:
             replies.append(r)
         return replies
 
-    def run_background(self, trigger: str, value, *, timeout: float = 60.0, old_job: str | None = None):
-        """Set ``trigger`` to ``value`` and run the background callback it triggers to the end,
-        polling like the renderer. Returns (first reply, final reply, number of polls, job handle)."""
+    def start_background(self, trigger: str, value, *, old_job: str | None = None):
+        """Set ``trigger`` and send the request that starts the background callback it triggers.
+        Returns (callback, first reply, handles {"cacheKey", "job"} or None when nothing started)."""
         cb = self.callback(trigger=trigger)
         self.props[trigger] = value
         for out, on, _off in _running(cb):
@@ -221,10 +221,13 @@ class DashClient:
         query = {"oldJob": old_job} if old_job else None
         first = self.post_raw(self.body(cb, [trigger]), query)
         if first.status != 200 or not first.data or "cacheKey" not in first.data:
-            return first, first, 0, None
-        handles = {"cacheKey": first.data["cacheKey"], "job": first.data["job"]}
+            return cb, first, None
+        return cb, first, {"cacheKey": first.data["cacheKey"], "job": first.data["job"]}
+
+    def poll_background(self, cb: Callback, trigger: str, handles: dict, *, timeout: float = 60.0):
+        """Poll a started background callback like the renderer until it answers (or ``timeout``).
+        Returns (final reply, number of polls); the reply is None on a timeout."""
         polls, end = 0, time.time() + timeout
-        reply = first
         while time.time() < end:
             time.sleep((cb.background or {}).get("interval", 500) / 1000)
             body = self.body(cb, [trigger])
@@ -233,13 +236,28 @@ class DashClient:
             reply = self.post_raw(body, handles)
             polls += 1
             if reply.status not in (200, 204):
-                break
+                return reply, polls
             self.apply(cb, reply.data)
             if reply.status == 204 or (reply.data and "response" in reply.data):
-                break
-        for out, _on, off in _running(cb):
-            self.props[out] = off
+                for out, _on, off in _running(cb):
+                    self.props[out] = off
+                return reply, polls
+        return None, polls
+
+    def run_background(self, trigger: str, value, *, timeout: float = 60.0, old_job: str | None = None):
+        """Start the background callback ``trigger`` triggers and poll it to the end.
+        Returns (first reply, final reply or None on a timeout, number of polls, job handle)."""
+        cb, first, handles = self.start_background(trigger, value, old_job=old_job)
+        if handles is None:
+            return first, first, 0, None
+        reply, polls = self.poll_background(cb, trigger, handles, timeout=timeout)
         return first, reply, polls, handles["job"]
+
+    def cancel(self, cancel_trigger: str, job: str) -> Reply:
+        """Press a Stop button: Dash's cancel callback with the job to end (``cancelJob``)."""
+        cb = self.callback(trigger=cancel_trigger)
+        self.props[cancel_trigger] = (self.props.get(cancel_trigger) or 0) + 1
+        return self.post_raw(self.body(cb, [cancel_trigger]), {"cancelJob": job})
 
 
 def _running(cb: Callback) -> list[tuple[str, object, object]]:

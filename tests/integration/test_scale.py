@@ -1,0 +1,375 @@
+"""Scale and faults: real servers on free loopback ports, driven as the renderer drives them.
+
+* ``gunicorn -w 4 app:server`` with Diskcache jobs (an isolated cache folder):
+  two sessions training different settings at once each see their own
+  results; at most ``LINCLS_MAX_JOBS`` jobs run and the next Train is told the
+  server is busy without a process being started; a killed job is reported
+  within the deadline; a second Train (double click) ends the first job and
+  only the newest run comes back; Stop frees the slot.
+* Celery with Redis: ``redis-server`` on a free port and a Celery worker
+  (``celery -A app:celery_app worker``), ``gunicorn -w 2`` with ``REDIS_URL``:
+  a training job runs in the worker and its result comes back to the page; a
+  worker process killed mid-run is reported instead of polled forever.
+
+Redis is required: when ``redis-server`` is missing the Celery tests fail under
+``CI=true`` (``.ci/run`` installs it) and are skipped elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+import requests
+
+from bench.dash_client import DashClient
+from components import ids, jobs
+
+ROOT = Path(__file__).resolve().parents[2]
+TRAIN = f"{ids.TRAIN_BUTTON}.n_clicks"
+STOP = f"{ids.STOP_BUTTON}.n_clicks"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, proc: subprocess.Popen, timeout: float = 90.0) -> None:
+    end = time.time() + timeout
+    while time.time() < end:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            if requests.get(url + "/_dash-layout", timeout=5).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"{url} not ready within {timeout} s")
+
+
+def stop_tree(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
+    """Stop a server and everything it started (gunicorn workers, job processes, pool children)."""
+    try:
+        kids = psutil.Process(proc.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        kids = []
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+    for k in kids:
+        try:
+            k.kill()
+        except psutil.NoSuchProcess:
+            pass
+
+
+def start(cmd: list[str], env: dict, log: Path) -> subprocess.Popen:
+    full = {**os.environ, "PYTHONPATH": str(ROOT), **env}
+    if "REDIS_URL" not in env:
+        full.pop("REDIS_URL", None)
+    return subprocess.Popen(cmd, cwd=ROOT, env=full, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+
+
+def gunicorn(workers: int, env: dict, tmp: Path, name: str):
+    port = free_port()
+    proc = start(
+        [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}", "app:server"],
+        env,
+        tmp / f"{name}.log",
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(url, proc)
+    except Exception:
+        stop_tree(proc)
+        raise RuntimeError((tmp / f"{name}.log").read_text()[-3000:]) from None
+    return proc, url
+
+
+def client(url: str, **props) -> DashClient:
+    c = DashClient(url, requests.Session(), timeout=30)
+    c.load()
+    c.props.update({f"{ids.TRAIN_PACE}.value": "fast", **props})
+    return c
+
+
+def handle_value(handle: str) -> str:
+    return handle.rsplit("~", 1)[0]  # the signed handle: "<value>~<signature>"
+
+
+def response(reply) -> dict:
+    return (reply.data or {}).get("response") or {}
+
+
+def alert_text(reply) -> str:
+    return str(response(reply).get(ids.ALERT_TRAIN, {}).get("children", ""))
+
+
+# -- Diskcache under gunicorn -w 4 ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def diskcache_server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("gunicorn")
+    env = {
+        "LINCLS_CACHE": str(tmp / "cache"),
+        "LINCLS_MAX_JOBS": "2",
+        "LINCLS_JOB_DEADLINE": "3",
+    }
+    proc, url = gunicorn(4, env, tmp, "gunicorn")
+    yield url, env
+    stop_tree(proc)
+
+
+def test_scale001_two_sessions_training_at_once_see_only_their_own_results(diskcache_server):
+    url, _ = diskcache_server
+    settings = {
+        "a": {f"{ids.LOSS}.value": "softmax", f"{ids.SEED}.value": 1, f"{ids.TRAIN_PACE}.value": "watch"},
+        "b": {f"{ids.LOSS}.value": "hinge", f"{ids.SEED}.value": 2, f"{ids.TRAIN_PACE}.value": "watch"},
+    }
+    clients = {k: client(url, **v) for k, v in settings.items()}
+    results, errors = {}, []
+
+    def train(name):
+        try:
+            first, final, polls, job = clients[name].run_background(TRAIN, 1, timeout=90)
+            results[name] = (final, polls)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=train, args=(k,)) for k in clients]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    for name, (final, polls) in results.items():
+        assert final is not None and final.status == 200, name
+        result = response(final)[ids.RESULT_STORE]["data"]
+        sig = result["history"]["sig"]
+        assert sig[3] == settings[name][f"{ids.LOSS}.value"], (name, sig)  # its own loss, not the other's
+        assert polls > 3  # both were running at the same time (watch pace: about 5 s)
+    wa = results["a"][0].data["response"][ids.RESULT_STORE]["data"]["weights"]["b64"]
+    wb = results["b"][0].data["response"][ids.RESULT_STORE]["data"]["weights"]["b64"]
+    assert wa != wb
+
+
+def test_scale002_at_most_max_jobs_run_and_the_next_train_is_told_the_server_is_busy(diskcache_server):
+    url, env = diskcache_server
+    slow = {f"{ids.TRAIN_PACE}.value": "watch"}
+    running = [client(url, **slow) for _ in range(2)]
+    started = [c.start_background(TRAIN, 1) for c in running]
+    assert all(h is not None and handle_value(h["job"]).isdigit() for _, _, h in started)
+    time.sleep(0.5)
+    late = client(url)
+    cb, first, handles = late.start_background(TRAIN, 1)
+    assert handle_value(handles["job"]) == jobs.BUSY_JOB  # nothing was started for it
+    reply, _ = late.poll_background(cb, TRAIN, handles, timeout=10)
+    assert reply.status == 200 and "server is busy" in alert_text(reply)
+    assert set(response(reply)) == {ids.ALERT_TRAIN}  # its weights and results stay as they were
+    assert jobs.slots_in_use(os.path.join(env["LINCLS_CACHE"], "slots"), 2) == 2
+    for c, (cb, _, h) in zip(running, started, strict=True):
+        reply, _ = c.poll_background(cb, TRAIN, h, timeout=60)
+        assert reply is not None and ids.RESULT_STORE in response(reply)
+    assert jobs.slots_in_use(os.path.join(env["LINCLS_CACHE"], "slots"), 2) == 0
+    first, final, _, _ = late.run_background(TRAIN, 2, timeout=60)  # a moment later it trains
+    assert ids.RESULT_STORE in response(final)
+
+
+def test_scale003_a_killed_job_is_reported_within_the_deadline(diskcache_server):
+    url, env = diskcache_server
+    c = client(url, **{f"{ids.TRAIN_PACE}.value": "watch"})
+    cb, _, handles = c.start_background(TRAIN, 1)
+    pid = int(handle_value(handles["job"]))
+    time.sleep(1.0)
+    os.kill(pid, signal.SIGKILL)
+    t0 = time.time()
+    reply, _ = c.poll_background(cb, TRAIN, handles, timeout=float(env["LINCLS_JOB_DEADLINE"]) + 5)
+    assert reply is not None, "the page would still be polling"
+    assert "stopped unexpectedly" in alert_text(reply) and time.time() - t0 < 8
+    assert ids.RESULT_STORE not in response(reply)
+
+
+def test_scale004_a_second_train_ends_the_first_and_only_the_newest_run_comes_back(diskcache_server):
+    url, _ = diskcache_server
+    c = client(url, **{f"{ids.TRAIN_PACE}.value": "watch"})
+    cb, _, first = c.start_background(TRAIN, 1)
+    time.sleep(0.8)
+    cb, _, second = c.start_background(TRAIN, 2, old_job=first["job"])  # as the renderer sends a re-trigger
+    pid1 = int(handle_value(first["job"]))
+    deadline = time.time() + 5
+    while time.time() < deadline and psutil.pid_exists(pid1) and psutil.Process(pid1).status() != psutil.STATUS_ZOMBIE:
+        time.sleep(0.1)
+    assert not psutil.pid_exists(pid1) or psutil.Process(pid1).status() == psutil.STATUS_ZOMBIE
+    reply, _ = c.poll_background(cb, TRAIN, second, timeout=60)
+    assert response(reply)[ids.RESULT_STORE]["data"]["run"] == 2
+
+
+def test_scale005_stop_ends_the_job_and_frees_its_slot(diskcache_server):
+    url, env = diskcache_server
+    slots = os.path.join(env["LINCLS_CACHE"], "slots")
+    c = client(url, **{f"{ids.TRAIN_PACE}.value": "watch"})
+    cb, _, handles = c.start_background(TRAIN, 1)
+    time.sleep(1.0)
+    assert jobs.slots_in_use(slots, 2) == 1
+    assert c.cancel(STOP, handles["job"]).status in (200, 204)
+    deadline = time.time() + 5
+    while time.time() < deadline and jobs.slots_in_use(slots, 2):
+        time.sleep(0.1)
+    assert jobs.slots_in_use(slots, 2) == 0
+
+
+def test_scale006_slots_are_freed_by_the_kernel_however_a_holder_ends(tmp_path):
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import time; from components import jobs; s = jobs.try_acquire({str(tmp_path)!r}, 1); print(s is not None, flush=True); time.sleep(60)"],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert holder.stdout.readline().strip() == b"True"
+        assert jobs.try_acquire(str(tmp_path), 1) is None
+        holder.kill()
+        holder.wait(5)
+        slot = jobs.try_acquire(str(tmp_path), 1)
+        assert slot is not None
+        slot.release()
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+
+
+def test_scale007_a_run_stops_at_the_time_limit_and_keeps_what_it_streamed(monkeypatch, tmp_path):
+    from dash._callback_context import context_value
+
+    monkeypatch.setenv(jobs.ENV_MAX_S, "1")
+    monkeypatch.setenv(jobs.ENV_SLOTS, str(tmp_path))
+    monkeypatch.setattr(jobs, "MANAGER", None)
+    sent = []
+
+    def job(set_progress):
+        for i in range(100):
+            set_progress(i)
+            time.sleep(0.05)
+        return "done"
+
+    def run():
+        context_value.set({jobs.CONTEXT_KEY: "k", "outputs_list": []})
+        return jobs.limited(job)(sent.append)
+
+    import contextvars
+
+    with pytest.raises(jobs.TimeLimit):
+        contextvars.copy_context().run(run)
+    assert 10 < len(sent) < 40
+    assert jobs.slots_in_use(str(tmp_path), 2) == 0
+
+
+# -- Celery with Redis -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory):
+    exe = shutil.which("redis-server") or ("/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None)
+    if exe is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("redis-server not found (apt-get install redis-server)")
+        pytest.skip("redis-server not installed")
+    tmp = tmp_path_factory.mktemp("redis")
+    port = free_port()
+    proc = subprocess.Popen(
+        [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(tmp)],
+        stdout=(tmp / "redis.log").open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    import redis
+
+    r = redis.Redis(port=port)
+    end = time.time() + 20
+    while True:
+        try:
+            if r.ping():
+                break
+        except redis.ConnectionError:
+            if time.time() > end or proc.poll() is not None:
+                proc.kill()
+                raise RuntimeError((tmp / "redis.log").read_text()) from None
+            time.sleep(0.1)
+    yield f"redis://127.0.0.1:{port}/0"
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def celery_server(redis_url, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("celery")
+    env = {
+        "REDIS_URL": redis_url,
+        "LINCLS_CACHE": str(tmp / "cache"),
+        "LINCLS_MAX_JOBS": "2",
+        "LINCLS_JOB_DEADLINE": "5",
+    }
+    worker = start(
+        [sys.executable, "-m", "celery", "-A", "app:celery_app", "worker", "--pool=prefork", "-c", "2",
+         "--loglevel=WARNING", "--without-gossip", "--without-mingle", "-n", f"lincls-test-{os.getpid()}@%h"],
+        env,
+        tmp / "worker.log",
+    )  # fmt: skip
+    web = None
+    try:
+        from celery import Celery
+
+        probe = Celery("probe", broker=redis_url, backend=redis_url)
+        end = time.time() + 90
+        while not probe.control.ping(timeout=0.5):
+            if time.time() > end or worker.poll() is not None:
+                raise RuntimeError((tmp / "worker.log").read_text()[-3000:])
+        web, url = gunicorn(2, env, tmp, "gunicorn-celery")
+        yield url, worker, probe
+    finally:
+        if web is not None:
+            stop_tree(web)
+        stop_tree(worker, signal.SIGQUIT)  # a cold shutdown: do not wait for tasks
+
+
+def test_scale010_training_runs_in_the_celery_worker_and_comes_back(celery_server):
+    url, worker, probe = celery_server
+    c = client(url)
+    first, final, polls, job = c.run_background(TRAIN, 1, timeout=60)
+    assert first.status == 200 and len(handle_value(job)) == 36  # a Celery task id, not a pid
+    assert final is not None and final.status == 200
+    result = response(final)[ids.RESULT_STORE]["data"]
+    assert result["run"] == 1 and result["step"] > 0 and result["history"]["loss"]
+    stats = probe.control.inspect(timeout=2).stats() or {}
+    assert any(s.get("total") for s in stats.values()), stats  # the worker ran it
+
+
+def test_scale011_a_celery_job_whose_process_is_killed_is_reported(celery_server):
+    url, worker, probe = celery_server
+    c = client(url, **{f"{ids.TRAIN_PACE}.value": "watch"})
+    cb, _, handles = c.start_background(TRAIN, 1)
+    time.sleep(2.0)
+    busy = [p for p in psutil.Process(worker.pid).children(recursive=True) if p.cpu_times().user > 0.2]
+    victim = max(busy or psutil.Process(worker.pid).children(), key=lambda p: p.cpu_times().user)
+    victim.kill()
+    t0 = time.time()
+    reply, _ = c.poll_background(cb, TRAIN, handles, timeout=30)
+    assert reply is not None, "the page would still be polling"
+    assert "stopped unexpectedly" in alert_text(reply), response(reply)
+    assert time.time() - t0 < 20
