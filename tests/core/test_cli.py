@@ -125,3 +125,17 @@ def test_cli010_module_entry_point_bad_argument():
     assert proc.returncode == 2
     assert len(proc.stderr.strip().splitlines()) == 1
     assert "Traceback" not in proc.stderr
+
+
+def test_cli011_black_box_loop_agrees_with_fast_path(capsys):
+    argv = ["check", "--loss", "softmax", "--entries", "100", "--method", "forward", "--h", "1e-6", "--json"]
+    code, fast, _ = run_main(capsys, *argv)
+    assert code == 0
+    code, slow, _ = run_main(capsys, *argv, "--black-box")
+    assert code == 0
+    fast, slow = json.loads(fast), json.loads(slow)
+    assert slow["black_box"] and not fast["black_box"]
+    assert slow["entries_checked"] == fast["entries_checked"] == 100
+    # the loop carries float64 round-off of about eps*L/h (the notebook's ~1e-8); the fast path does not
+    assert 1e-10 < slow["global_rel_error"] < 1e-6
+    assert fast["global_rel_error"] < slow["global_rel_error"]
