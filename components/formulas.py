@@ -7,13 +7,15 @@ r"""The formulas each view shows, typeset with Dash's MathJax (``dcc.Markdown(ma
 
 MathJax is a 2 MB script that Dash loads (as the ``async-mathjax`` chunk) only
 when a mathjax Markdown is rendered. So the first page carries no formula:
-the formulas are filled in by :func:`typeset`, which waits, in the browser,
-until the page is drawn and idle (:data:`AFTER_LOAD_JS`) before asking for
-them. First paint and the first drawn views are not delayed (numbers in
+the formulas are filled in by :func:`draw_formulas`, which the browser asks
+for only once the first views are drawn and it is idle
+(:data:`AFTER_LOAD_JS`). First paint and the first drawn views are not delayed (numbers in
 ``bench/bench_formulas.py``).
 """
 
 from __future__ import annotations
+
+import json
 
 import dash
 from dash import Input, Output, dcc, html
@@ -99,18 +101,26 @@ def slot(component_id: str) -> html.Div:
     return html.Div(id=component_id, className="view-formula", **{"aria-live": "off"})
 
 
-# Resolves once the page has loaded and the browser is idle: the 2 MB MathJax
-# chunk is requested only then, after everything the first page needs.
+# Resolves once the first views are drawn (or after 15 s) and the browser is
+# idle: the 2 MB MathJax chunk is requested only then, after everything the
+# first page needs. (window "load" alone is too early: Dash draws the graphs
+# after it, from chunks it loads itself.)
 AFTER_LOAD_JS = """
 function (loss, regMode, regBias, method) {
     const ready = window.__linclsFormulasReady || (window.__linclsFormulasReady = new Promise((resolve) => {
-        const idle = () => (window.requestIdleCallback ? requestIdleCallback(resolve, {timeout: 1500})
-                                                         : setTimeout(resolve, 300));
-        if (document.readyState === 'complete') { idle(); } else { window.addEventListener('load', idle); }
+        const ids = __GRAPH_IDS__;
+        const drawn = () => ids.every((id) => document.querySelector('#' + id + ' .main-svg'));
+        const idle = () => (window.requestIdleCallback ? requestIdleCallback(resolve, {timeout: 2000})
+                                                        : setTimeout(resolve, 300));
+        const t0 = Date.now();
+        const poll = () => ((drawn() || Date.now() - t0 > 15000) ? idle() : setTimeout(poll, 150));
+        poll();
     }));
     return ready.then(() => [loss, regMode, regBias, method]);
 }
-"""
+""".replace(
+    "__GRAPH_IDS__", json.dumps([ids.TEMPLATES_GRAPH, ids.CURVES_GRAPH, ids.GC_HEATMAP, ids.GC_SCATTER])
+)
 
 
 def store() -> dcc.Store:
