@@ -45,8 +45,9 @@ AUTO_SAMPLES = 2_000  # samples the auto span is judged on (20 loss values at mo
 DEFAULTS = dict(mode="1d", direction="gradient", span=AUTO, seed=0)
 STEPS = {"1d": 201, "2d": 41}
 #: training samples a slice uses at most. Measured with one BLAS thread on this
-#: 2-core machine (softmax, the slowest loss): a 41 x 41 plane on 5,000 samples
-#: took 1.6-2.6 s, on 2,000 about 0.65 s; a 201-point line on 5,000 about 0.2 s.
+#: 2-core machine shared with other work (load average ~4; softmax, the slowest
+#: loss): a 41 x 41 plane on 5,000 samples took 1.6-2.6 s, on 2,000 about 0.65 s;
+#: a 201-point line on 5,000 about 0.2 s. The caption shows each slice's time.
 MAX_SAMPLES = {"1d": 10_000, "2d": 2_000}
 PLANE_SIZE = (640, 500)  # px of the 2-D figure (the graph box is 500 px high)
 SEED_MAX = 2**32 - 1
@@ -466,19 +467,15 @@ def caption(sl: Slice, step: Step | None, loss) -> list:
     points = f"{STEPS['1d']} points of the line" if sl.mode == "1d" else "41 × 41 points of the plane"
     if sl.n_used < sl.n_train:
         samples = (
-            f"on the first {sl.n_used:,} of the {sl.n_train:,} training samples (capped so a "
-            f"{'2-D' if sl.mode == '2d' else '1-D'} slice stays under a second)"
+            f"on the first {sl.n_used:,} of the {sl.n_train:,} training samples (a "
+            f"{'2-D' if sl.mode == '2d' else '1-D'} slice uses at most {MAX_SAMPLES[sl.mode]:,}, for speed)"
         )
     else:
         samples = f"on all {sl.n_train:,} training samples"
     parts = [
         f"{LOSSES[loss.loss].label}: loss at {points} through the current W {samples}, "
         f"a{' and b' if sl.mode == '2d' else ''} from −{sl.span:g} to {sl.span:g}"
-        + (
-            f" (auto: the loss {AUTO_RISE:.0%} of L(W) above its lowest point at both ends)"
-            if sl.auto
-            else ""
-        )
+        + (" (auto: chosen to bring the bowl into view)" if sl.auto else "")
         + f", seed {sl.seed} · {sl.seconds * 1000:.0f} ms. "
     ]
     if step is not None:

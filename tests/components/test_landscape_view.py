@@ -175,7 +175,7 @@ def test_landv011_plane_at_the_sidebar_n_is_capped_and_says_so(weights0):
     assert (list(named(fig, "current W").x), list(named(fig, "current W").y)) == ([0.0], [0.0])
     assert named(fig, "one step").y[0] == 0.0
     text = "".join(caption)
-    assert "first 2,000 of the 5,000 training samples" in text and "capped" in text
+    assert "first 2,000 of the 5,000 training samples" in text and "at most 2,000" in text
     assert "b·D" in str(formula)
 
 
