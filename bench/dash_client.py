@@ -44,6 +44,7 @@ class Callback:
     outputs: list[dict]
     multi: bool
     background: dict | None = None
+    clientside: bool = False  # runs in the browser, never posted
 
     @property
     def input_ids(self) -> list[str]:
@@ -127,6 +128,7 @@ class DashClient:
                 outputs=_split_output(d["output"]),
                 multi=d["output"].startswith(".."),
                 background=d.get("background"),
+                clientside=bool(d.get("clientside_function")),
             )
             for d in json.loads(content)
         ]
@@ -203,7 +205,7 @@ class DashClient:
         replies = []
         for cb in self.callbacks:
             changed = [c for c in changes if c in cb.input_ids]
-            if not changed or cb.background or not run:
+            if not changed or cb.background or cb.clientside or not run:
                 continue
             r = self.post_raw(self.body(cb, changed))
             if r.status == 200:
