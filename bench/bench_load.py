@@ -109,6 +109,24 @@ def stop_server(proc: subprocess.Popen) -> None:
             pass
 
 
+def server_cpu_s(master_pid: int | None) -> float:
+    """CPU seconds used so far by the server: master, workers and the job processes they started."""
+    if not master_pid:
+        return 0.0
+    total = 0.0
+    try:
+        procs = [psutil.Process(master_pid), *psutil.Process(master_pid).children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    for p in procs:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system + t.children_user + t.children_system
+        except psutil.Error:
+            pass
+    return total
+
+
 def worker_rss_mb(master_pid: int) -> list[float]:
     """RSS of each gunicorn worker (the master's children; not the job processes they start)."""
     try:
@@ -150,9 +168,11 @@ def student(url: str, seed: int, stop_at: float, think: tuple[float, float], sta
         if assets:  # a cold browser fetches every script the page names (cached afterwards)
             page = session.get(url + "/", timeout=30).text
             for src in _SCRIPT.findall(page):
-                r = session.get(url + src, timeout=60)
-                if r.status_code != 200:
-                    stats.error(f"GET {src}: {r.status_code}")
+                with session.get(url + src, timeout=60, stream=True) as r:
+                    for _ in r.iter_content(1 << 20):
+                        pass
+                    if r.status_code != 200:
+                        stats.error(f"GET {src}: {r.status_code}")
         stats.add("pages", time.perf_counter() - t0)
     except Exception as exc:  # noqa: BLE001 - counted
         stats.error(f"page: {type(exc).__name__}")
@@ -212,6 +232,7 @@ def pct(values: list[float], q: float) -> float | None:
 def run_level(url: str, master: int | None, n: int, duration: float, think, assets: bool, seed: int) -> dict:
     stats = Stats()
     start = time.time()
+    cpu0, me0 = server_cpu_s(master), psutil.Process().cpu_times()
     stop_at = start + duration
     threads = [
         threading.Thread(target=student, args=(url, seed * 1000 + i, stop_at, think, stats, assets), daemon=True)
@@ -233,6 +254,7 @@ def run_level(url: str, master: int | None, n: int, duration: float, think, asse
     if stuck:
         stats.error(f"{stuck} sessions still waiting 120 s after the end")
     trains = [t for t in stats.trains if t >= 0]
+    me1, elapsed = psutil.Process().cpu_times(), time.time() - start
     ms = lambda v: None if v is None else round(1000 * v)  # noqa: E731
     return {
         "sessions": n,
@@ -251,7 +273,9 @@ def run_level(url: str, master: int | None, n: int, duration: float, think, asse
         "RSS MB start": "/".join(map(str, rss_start)),
         "RSS MB 1 min": "/".join(map(str, rss_1min)),
         "RSS MB end": "/".join(map(str, worker_rss_mb(master) if master else [])),
-        "load avg": round(max(load), 1) if load else None,
+        "server CPU %": round(100 * (server_cpu_s(master) - cpu0) / elapsed) if master else None,
+        "client CPU %": round(100 * ((me1.user + me1.system) - (me0.user + me0.system)) / elapsed),
+        "load avg max": round(max(load), 1) if load else None,
         "_errors": stats.errors[:10],
     }
 
