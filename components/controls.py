@@ -273,6 +273,7 @@ def sidebar(dataset_options: list[dict], d: dict = session.DEFAULTS) -> html.Asi
                             className="slider",
                             **sizes["test"],
                         ),
+                        cls="advanced",  # hidden in lecture mode (assets/teach.css)
                     ),
                     field(
                         "Preprocessing",
@@ -412,6 +413,7 @@ def sidebar(dataset_options: list[dict], d: dict = session.DEFAULTS) -> html.Asi
                         "watch: a short run is slowed down to last about 5 seconds, so the curves and templates "
                         "can be seen changing; full speed: as fast as the server can.",
                         radio(ids.TRAIN_PACE, PACE_OPTIONS, d["pace"]),
+                        cls="advanced",
                     ),
                 ],
             ),
@@ -424,9 +426,10 @@ def sidebar(dataset_options: list[dict], d: dict = session.DEFAULTS) -> html.Asi
                         choice_slider(
                             ids.GC_SAMPLES, session.GC_SAMPLE_SIZES, d["gc_samples"], updatemode="drag"
                         ),
+                        cls="advanced",
                     ),
                     html.Div(
-                        className="inline-row",
+                        className="inline-row advanced",
                         children=[
                             field(
                                 "Step h",
@@ -454,7 +457,7 @@ def sidebar(dataset_options: list[dict], d: dict = session.DEFAULTS) -> html.Asi
                         ],
                     ),
                     html.Div(
-                        className="inline-row",
+                        className="inline-row advanced",
                         children=[
                             field(
                                 "Entries",

@@ -17,8 +17,8 @@ The same conversion reads a configuration JSON (:func:`state_from_config`),
 so an exported ``.json`` and a link restore the page the same way.
 
 Lecture mode (``lecture=1`` or the header toggle) adds the class
-``lecture`` to the page root: larger text, and the advanced controls
-(initialization, check settings) hidden (``assets/lecture.css``).
+``lecture`` to the page root (``<html>``): larger text, and the advanced
+controls (initialization, check settings, export) hidden (``assets/teach.css``).
 """
 
 from __future__ import annotations
@@ -424,13 +424,18 @@ dash.clientside_callback(
     Input(ids.LECTURE_LOCATION, "search"),
 )
 
+# Pure UI: the class goes on <html> directly, so switching lecture mode re-renders
+# nothing in React (a new className on the app's root component re-rendered the
+# whole page, and its lazily loaded sliders vanished for seconds on a busy machine).
 dash.clientside_callback(
     """
     function (value) {
-        return (value && value.indexOf('on') >= 0) ? 'app lecture' : 'app';
+        const on = !!(value && value.indexOf('on') >= 0);
+        document.documentElement.classList.toggle('lecture', on);
+        return on ? 'switch switch-on' : 'switch';
     }
     """,
-    Output(ids.APP_ROOT, "className"),
+    Output(ids.LECTURE_TOGGLE, "className"),
     Input(ids.LECTURE_TOGGLE, "value"),
     prevent_initial_call=True,
 )

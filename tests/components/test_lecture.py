@@ -189,4 +189,4 @@ def test_lect007_page_has_location_copy_link_and_lecture_mode():
     ):
         assert component_id in page
     css = Path(__file__).resolve().parents[2].joinpath("assets", "teach.css").read_text()
-    assert ".app.lecture" in css and ".lecture #init-fieldset" in css
+    assert ":root.lecture" in css and ".lecture #init-fieldset" in css
