@@ -373,3 +373,18 @@ def test_scale011_a_celery_job_whose_process_is_killed_is_reported(celery_server
     assert reply is not None, "the page would still be polling"
     assert "stopped unexpectedly" in alert_text(reply), response(reply)
     assert time.time() - t0 < 20
+
+
+def test_scale012_a_job_whose_whole_worker_dies_is_reported_after_the_deadline(celery_server):
+    """No process is left to mark the task failed: the missing heartbeat gives it away (runs last: it kills the worker)."""
+    url, worker, probe = celery_server
+    c = client(url, **{f"{ids.TRAIN_PACE}.value": "watch"})
+    cb, _, handles = c.start_background(TRAIN, 1)
+    time.sleep(2.0)
+    for p in [*psutil.Process(worker.pid).children(recursive=True), psutil.Process(worker.pid)]:
+        p.kill()
+    t0 = time.time()
+    reply, _ = c.poll_background(cb, TRAIN, handles, timeout=30)
+    assert reply is not None, "the page would still be polling"
+    assert "stopped unexpectedly" in alert_text(reply) and "no sign of life" in alert_text(reply), response(reply)
+    assert time.time() - t0 < 5 + 10  # LINCLS_JOB_DEADLINE = 5 s, plus polling
