@@ -157,7 +157,9 @@ class Stats:
 _SCRIPT = re.compile(r'<script src="([^"]+)"')
 
 
-def student(url: str, seed: int, stop_at: float, think: tuple[float, float], stats: Stats, assets: bool) -> None:
+def student(
+    url: str, seed: int, stop_at: float, think: tuple[float, float], stats: Stats, assets: bool
+) -> None:
     rng = random.Random(seed)
     session = requests.Session()
     c = DashClient(url, session, timeout=30)
@@ -235,7 +237,9 @@ def run_level(url: str, master: int | None, n: int, duration: float, think, asse
     cpu0, me0 = server_cpu_s(master), psutil.Process().cpu_times()
     stop_at = start + duration
     threads = [
-        threading.Thread(target=student, args=(url, seed * 1000 + i, stop_at, think, stats, assets), daemon=True)
+        threading.Thread(
+            target=student, args=(url, seed * 1000 + i, stop_at, think, stats, assets), daemon=True
+        )
         for i in range(n)
     ]
     for t in threads:
@@ -282,7 +286,9 @@ def run_level(url: str, master: int | None, n: int, duration: float, think, asse
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--levels", type=int, nargs="+", default=[25, 50, 100], help="concurrent sessions per level")
+    p.add_argument(
+        "--levels", type=int, nargs="+", default=[25, 50, 100], help="concurrent sessions per level"
+    )
     p.add_argument("--duration", type=float, default=75.0, help="seconds per level (default 75, at most 300)")
     p.add_argument("--think", type=float, nargs=2, default=(3.0, 8.0), help="think time range in seconds")
     p.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
@@ -307,7 +313,9 @@ def main(argv=None) -> int:
     try:
         for level in args.levels:
             print(f"level {level} sessions, {args.duration:.0f} s …", file=sys.stderr, flush=True)
-            row = run_level(url, master, level, args.duration, tuple(args.think), not args.no_assets, args.seed)
+            row = run_level(
+                url, master, level, args.duration, tuple(args.think), not args.no_assets, args.seed
+            )
             for e in row["_errors"]:
                 print(f"  error: {e}", file=sys.stderr)
             rows.append(row)

@@ -153,7 +153,9 @@ class DashClient:
             if k == "children" or isinstance(v, (dict, list)):
                 self._walk(v)
 
-    def callback(self, *, output: str | None = None, trigger: str | None = None, contains: str = "") -> Callback:
+    def callback(
+        self, *, output: str | None = None, trigger: str | None = None, contains: str = ""
+    ) -> Callback:
         """The callback with this exact ``output``, or the first one ``trigger`` ("id.prop")
         is an input of (and whose output string contains ``contains``)."""
         for cb in self.callbacks:

@@ -179,7 +179,9 @@ def limited(fn: Callable, progress: bool = True) -> Callable:
 
             def checked_progress(value):
                 if time.monotonic() > limit_at:
-                    raise TimeLimit(f"this server stops a run after {max_run_s():.0f} s; the weights so far are kept")
+                    raise TimeLimit(
+                        f"this server stops a run after {max_run_s():.0f} s; the weights so far are kept"
+                    )
                 return set_progress(value)
 
             args = (checked_progress, *args[1:])

@@ -164,7 +164,11 @@ def test_guard013_a_data_folder_is_never_named_from_the_page(tmp_path):
 
 def _payload(shape, dtype="float32", b64=None):
     n = int(np.prod(shape)) * (8 if dtype == "float64" else 4)
-    return {"shape": shape, "dtype": dtype, "b64": b64 if b64 is not None else base64.b64encode(bytes(n)).decode()}
+    return {
+        "shape": shape,
+        "dtype": dtype,
+        "b64": b64 if b64 is not None else base64.b64encode(bytes(n)).decode(),
+    }
 
 
 @pytest.mark.parametrize(
@@ -344,7 +348,10 @@ def test_guard030_recompute_over_http_names_the_control_and_keeps_the_results(cl
         assert r.status == 200, (v, r.status)
         response = r.data["response"]
         assert set(response) == {ids.ALERT_COMPUTE}, (v, set(response))  # the old results stay
-        assert word.lower() in _alert_text(r, ids.ALERT_COMPUTE).lower(), (v, _alert_text(r, ids.ALERT_COMPUTE))
+        assert word.lower() in _alert_text(r, ids.ALERT_COMPUTE).lower(), (
+            v,
+            _alert_text(r, ids.ALERT_COMPUTE),
+        )
 
 
 def test_guard031_subset_size_is_checked_when_random_entries_are_chosen(client):

@@ -214,7 +214,11 @@ def test_scale004_a_second_train_ends_the_first_and_only_the_newest_run_comes_ba
     cb, _, second = c.start_background(TRAIN, 2, old_job=first["job"])  # as the renderer sends a re-trigger
     pid1 = int(handle_value(first["job"]))
     deadline = time.time() + 5
-    while time.time() < deadline and psutil.pid_exists(pid1) and psutil.Process(pid1).status() != psutil.STATUS_ZOMBIE:
+    while (
+        time.time() < deadline
+        and psutil.pid_exists(pid1)
+        and psutil.Process(pid1).status() != psutil.STATUS_ZOMBIE
+    ):
         time.sleep(0.1)
     assert not psutil.pid_exists(pid1) or psutil.Process(pid1).status() == psutil.STATUS_ZOMBIE
     reply, _ = c.poll_background(cb, TRAIN, second, timeout=60)
@@ -237,7 +241,11 @@ def test_scale005_stop_ends_the_job_and_frees_its_slot(diskcache_server):
 
 def test_scale006_slots_are_freed_by_the_kernel_however_a_holder_ends(tmp_path):
     holder = subprocess.Popen(
-        [sys.executable, "-c", f"import time; from components import jobs; s = jobs.try_acquire({str(tmp_path)!r}, 1); print(s is not None, flush=True); time.sleep(60)"],
+        [
+            sys.executable,
+            "-c",
+            f"import time; from components import jobs; s = jobs.try_acquire({str(tmp_path)!r}, 1); print(s is not None, flush=True); time.sleep(60)",
+        ],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.PIPE,
@@ -286,7 +294,9 @@ def test_scale007_a_run_stops_at_the_time_limit_and_keeps_what_it_streamed(monke
 
 @pytest.fixture(scope="module")
 def redis_url(tmp_path_factory):
-    exe = shutil.which("redis-server") or ("/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None)
+    exe = shutil.which("redis-server") or (
+        "/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None
+    )
     if exe is None:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail("redis-server not found (apt-get install redis-server)")
@@ -294,7 +304,19 @@ def redis_url(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("redis")
     port = free_port()
     proc = subprocess.Popen(
-        [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(tmp)],
+        [
+            exe,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp),
+        ],
         stdout=(tmp / "redis.log").open("wb"),
         stderr=subprocess.STDOUT,
     )
@@ -386,5 +408,7 @@ def test_scale012_a_job_whose_whole_worker_dies_is_reported_after_the_deadline(c
     t0 = time.time()
     reply, _ = c.poll_background(cb, TRAIN, handles, timeout=30)
     assert reply is not None, "the page would still be polling"
-    assert "stopped unexpectedly" in alert_text(reply) and "no sign of life" in alert_text(reply), response(reply)
+    assert "stopped unexpectedly" in alert_text(reply) and "no sign of life" in alert_text(reply), response(
+        reply
+    )
     assert time.time() - t0 < 5 + 10  # LINCLS_JOB_DEADLINE = 5 s, plus polling

@@ -112,7 +112,9 @@ def _largest_commit_body(client: DashClient) -> dict:
         "run": 3,
         "step": 9999,
         "dataset": core_data.BUILTIN,
-        "weights": session.encode_weights(W, dataset=core_data.BUILTIN, origin="trained, run 3", run=3, step=9999),
+        "weights": session.encode_weights(
+            W, dataset=core_data.BUILTIN, origin="trained, run 3", run=3, step=9999
+        ),
         "history": hist,
     }
     cb = client.callback(trigger=f"{ids.RESULT_STORE}.data")
@@ -263,7 +265,9 @@ def hostile_dataset(tmp_path, monkeypatch):
     folder.mkdir()
     rng = np.random.default_rng(0)
     for split, n in (("train", 300), ("t10k", 60)):
-        core_data.write_idx(folder / f"{split}-images-idx3-ubyte", rng.integers(0, 255, (n, 8, 8), dtype=np.uint8))
+        core_data.write_idx(
+            folder / f"{split}-images-idx3-ubyte", rng.integers(0, 255, (n, 8, 8), dtype=np.uint8)
+        )
         core_data.write_idx(folder / f"{split}-labels-idx1-ubyte", (np.arange(n) % 3).astype(np.uint8))
     names = [HOSTILE, "<b>bold</b>", "a & b"]
     (folder / "classes.txt").write_text("\n".join(names) + "\n")
@@ -286,13 +290,20 @@ def test_sec012_dataset_and_class_names_are_shown_as_text_only(dash_duo, dash_ap
     texts = dash_duo.driver.execute_script(script)
     alerts = [e.text for e in dash_duo.find_elements(".alert")]
     for name in names:
-        assert name in texts, (texts, alerts, dash_duo.driver.current_url)  # literally: "<b>" is text, "&" is "&"
+        assert name in texts, (
+            texts,
+            alerts,
+            dash_duo.driver.current_url,
+        )  # literally: "<b>" is text, "&" is "&"
     ticks = dash_duo.driver.execute_script(
         "return Array.from(document.querySelectorAll('#gradcheck-heatmap .x2tick text')).map(e => e.textContent)"
     )
     assert HOSTILE in ticks, ticks
     assert f"{HOSTILE} (data folder)" in dash_duo.find_element(f"#{ids.DATASET}").text
-    assert dash_duo.driver.execute_script(
-        "return document.querySelectorAll('img[src=\"x\"], [onerror], #templates-graph b').length"
-    ) == 0
+    assert (
+        dash_duo.driver.execute_script(
+            "return document.querySelectorAll('img[src=\"x\"], [onerror], #templates-graph b').length"
+        )
+        == 0
+    )
     assert dash_duo.get_logs() == []  # no alert, no blocked handler: nothing was even attempted
