@@ -96,7 +96,7 @@ def load(driver, url: str, block: bool) -> dict:
             drawn = now
         if formulas is None and not block and driver.execute_script(_FORMULAS):
             formulas = now
-        if drawn is not None and (block or formulas is not None):
+        if drawn is not None and (block or formulas is not None or now > drawn + 30):
             break
         time.sleep(0.02)
     return {

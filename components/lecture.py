@@ -393,8 +393,12 @@ _STATES = [State(cid, "value") for _, cid in CONTROLS]
     prevent_initial_call=True,  # dcc.Location reports the page's query when it mounts
 )
 def url_to_controls(search, *values):
-    """Open a link, or go back/forward: set the controls the URL describes."""
+    """Open a link, or go back/forward: set the controls the URL describes.
+    Nothing when the URL says what the controls already say (it was just
+    written from them, perhaps with a value the user is still correcting)."""
     current = dict(zip(KEYS, values, strict=True))
+    if encode_query(state_from_controls(current)) == (search or ""):
+        raise PreventUpdate
     state, errors = decode_query(search or "")
     return *control_updates(controls_from_state(state), current), url_alert(errors)
 

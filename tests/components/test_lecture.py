@@ -97,8 +97,8 @@ def test_lect001_every_control_goes_url_to_controls_to_url_seed_included():
 
 def test_lect002_default_page_has_an_empty_query_and_needs_no_update():
     start = default_controls()
-    *updates, alert = lecture.url_to_controls("", *as_args(start))
-    assert all(u is no_update for u in updates) and alert is None
+    with pytest.raises(PreventUpdate):
+        lecture.url_to_controls("", *as_args(start))
     with pytest.raises(PreventUpdate):
         lecture.controls_to_url(*as_args(start), "")
     with pytest.raises(PreventUpdate):
@@ -143,9 +143,22 @@ def test_lect003_bad_url_values_are_ignored_with_a_message():
 
 def test_lect004_hostile_queries_never_raise():
     start = default_controls()
-    for query in ("?" + "a" * 5000, "%ff%fe=1", "?loss=%00", "?seed=" + "9" * 40, "&&&", "?=", None):
+    for query in ("?" + "a" * 5000, "%ff%fe=1", "?loss=%00", "?seed=" + "9" * 40, "&&&", "?=", "?seed=1"):
         *updates, alert = lecture.url_to_controls(query, *as_args(start))
-        assert all(u is no_update for u in updates), query
+        assert all(u is no_update for u in updates) or query == "?seed=1", query
+    assert alert is None
+
+
+def test_lect008_a_value_being_typed_is_not_reset_by_its_own_url():
+    """h = 0 or seed = -3 is a mistake the page reports; writing the URL must not
+    bounce back and replace it with the default (the user is still typing)."""
+    start = default_controls()
+    for key, bad in (("gc_h", 0), ("seed", -3), ("gc_subset", None)):
+        page = {**start, key: bad}
+        query = lecture.encode_query(lecture.state_from_controls(page))  # what controls_to_url writes
+        assert (key in query) == (key == "gc_h")  # an invalid seed or subset is left out of the URL
+        with pytest.raises(PreventUpdate):
+            lecture.url_to_controls(query, *as_args(page))
 
 
 def test_lect005_back_button_restores_the_previous_view():

@@ -65,7 +65,7 @@ def test_path001_a_ten_minute_lecture(dash_duo, dash_app):  # noqa: F811
     dash_duo.wait_for_contains_text(f"#{ids.GC_SUMMARY}", "CORRECT", timeout=40)
 
     # 1. open a shared link: the controls follow it, the seed included
-    d.get(dash_duo.server_url + "/?loss=hinge&seed=3&reg=0.01&gc_samples=20")
+    d.get(dash_duo.server_url + "/?loss=hinge&seed=3&reg=0.01&gc_samples=20&pace=fast")
     wait_until(lambda: checked(dash_duo, ids.LOSS, "hinge"), timeout=40, message="hinge from the link")
     wait_until(lambda: attribute(dash_duo, f"#{ids.SEED}", "value") == "3", message="seed 3 from the link")
     # the Weston-Watkins loss at W ~ 0 is about (C-1)·Δ = 9, plus the penalty
@@ -117,7 +117,7 @@ def test_path001_a_ten_minute_lecture(dash_duo, dash_app):  # noqa: F811
         timeout=40,
         message="the curve to grow",
     )
-    dash_duo.wait_for_contains_text(f"#{ids.TRAIN_STATUS}", "Done", timeout=60)
+    dash_duo.wait_for_contains_text(f"#{ids.TRAIN_STATUS}", "Done", timeout=180)
     wait_until(lambda: loss_value(dash_duo) < 1.0, timeout=30, message="a trained loss")
 
     # 5. inside the gradient: the step-size sweep, and the sidebar's h marked on it
