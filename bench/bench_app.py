@@ -11,8 +11,12 @@ Measures (targets from issue 5 in brackets):
    the HTTP round trip on this machine (an upper bound of the server time)
    p50 / p90 [p50 <= 150 ms], and the JSON it sends [<= 300 KB];
 2. how often the page updates while training (progress bar, templates and
-   curves redraws per second, in headless Chromium) [>= 4 per second];
-3. the first page load in headless Chromium, until every view is drawn [<= 2 s].
+   curves redraws per second, in headless Chromium) [>= 4 per second], and
+   the browser's side of one update (response -> figures drawn; long tasks);
+3. the first page load in headless Chromium, until every view is drawn [<= 2 s]:
+   cold (each in a fresh browser profile, nothing cached) and warm (reloads),
+   with the CPU seconds the browser spent on it (a number that the machine's
+   load changes much less than the wall time).
 
 Not a test: the numbers depend on the machine and its load (printed with them).
 """
@@ -95,7 +99,12 @@ def component_props(layout: dict) -> dict[str, dict]:
 
 def bench_callback(base: str, rounds: int) -> dict:
     deps = requests.get(base + "_dash-dependencies", timeout=10).json()
-    (dep,) = [d for d in deps if f"{ids.GC_HEATMAP}.figure" in d["output"]]
+    # the callback of the loss and regularization controls (others may patch the heatmap too)
+    (dep,) = [
+        d
+        for d in deps
+        if f"{ids.GC_HEATMAP}.figure" in d["output"] and ids.LOSS in [i["id"] for i in d["inputs"]]
+    ]
     props = component_props(requests.get(base + "_dash-layout", timeout=30).json())
     values = {
         (i["id"], i["property"]): props[i["id"]].get(i["property"]) for i in dep["inputs"] + dep["state"]
@@ -185,32 +194,119 @@ return !!(q('#{ids.TEMPLATES_GRAPH} .heatmaplayer image') && q('#{ids.GC_HEATMAP
 """
 
 
-def bench_first_load(driver, base: str, loads: int) -> dict:
+_PAGE_FACTS = """
+const res = performance.getEntriesByType('resource');
+const js = res.filter(e => e.name.split('?')[0].endsWith('.js'));
+return {
+  plotly_js: window.Plotly ? window.Plotly.version : null,
+  plotly_bundle: (js.find(e => /plotly[^/]*\\.js/.test(e.name.split('?')[0])) || {name: ''}).name.split('?')[0].split('/').pop(),
+  js_kb: Math.round(js.reduce((s, e) => s + (e.decodedBodySize || 0), 0) / 1000),
+  js_transferred_kb: Math.round(js.reduce((s, e) => s + (e.transferSize || 0), 0) / 1000),
+};
+"""
+
+
+def _browser_cpu(driver) -> float | None:
+    """CPU seconds (user + system) used so far by the browser's processes (Linux /proc;
+    None elsewhere). Unlike the wall time, barely changed by other work on the machine."""
+    try:
+        parent: dict[int, int] = {}
+        ticks: dict[int, int] = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                parent[int(entry)] = int(fields[1])
+                ticks[int(entry)] = int(fields[11]) + int(fields[12])
+        tree, todo = set(), [driver.service.process.pid]
+        while todo:
+            pid = todo.pop()
+            tree.add(pid)
+            todo.extend(child for child, ppid in parent.items() if ppid == pid and child not in tree)
+        return sum(ticks.get(pid, 0) for pid in tree) / os.sysconf("SC_CLK_TCK")
+    except (OSError, AttributeError, ValueError):
+        return None
+
+
+def _load(driver, base: str) -> tuple[float, float, float | None]:
+    """(seconds until every view is drawn, seconds until the top of the page is,
+    browser CPU seconds spent meanwhile)."""
+    driver.get("about:blank")
+    cpu0 = _browser_cpu(driver)
+    t0 = time.perf_counter()
+    driver.get(base)
+    top = None
+    while time.perf_counter() - t0 < 60:
+        if top is None and driver.execute_script(_TOP_DRAWN):
+            top = time.perf_counter() - t0
+        if driver.execute_script(_ALL_DRAWN):
+            break
+        time.sleep(0.02)
+    total = time.perf_counter() - t0
+    cpu1 = _browser_cpu(driver)
+    cpu = None if cpu0 is None or cpu1 is None else cpu1 - cpu0
+    return total, top if top is not None else total, cpu
+
+
+def bench_first_load(base: str, cold: int, warm: int) -> dict:
     """Seconds from navigation until every view is drawn (and until the top of the
-    page, numbers and templates, is). The first load has a cold browser cache."""
-    times, tops = [], []
-    for _ in range(loads):
-        driver.get("about:blank")
-        t0 = time.perf_counter()
-        driver.get(base)
-        top = None
-        while time.perf_counter() - t0 < 60:
-            if top is None and driver.execute_script(_TOP_DRAWN):
-                top = time.perf_counter() - t0
-            if driver.execute_script(_ALL_DRAWN):
-                break
-            time.sleep(0.02)
-        times.append(time.perf_counter() - t0)
-        tops.append(top if top is not None else times[-1])
-    logs = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    page, numbers and templates, is).
+
+    cold: ``cold`` fresh browsers, one load each (a new profile: empty HTTP cache
+    and V8 code cache, as a first visit); warm: ``warm`` more loads in the last
+    of them (scripts cached, as a reload or a second visit)."""
+    colds, cold_tops, warms, warm_tops, loadavg = [], [], [], [], []
+    cpu: dict[str, list[float]] = {"cold": [], "warm": []}
+    facts, errors = None, 0
+    for i in range(cold):
+        driver = browser()
+        try:
+            loadavg.append(os.getloadavg()[0])
+            t, top, c = _load(driver, base)
+            colds.append(t)
+            cold_tops.append(top)
+            if c is not None:
+                cpu["cold"].append(c)
+            if facts is None:
+                facts = driver.execute_script(_PAGE_FACTS)
+            for _ in range(warm if i == cold - 1 else 0):
+                loadavg.append(os.getloadavg()[0])
+                t, top, c = _load(driver, base)
+                warms.append(t)
+                warm_tops.append(top)
+                if c is not None:
+                    cpu["warm"].append(c)
+            errors += len([e for e in driver.get_log("browser") if e["level"] == "SEVERE"])
+        finally:
+            driver.quit()
+
+    def stats(xs):
+        return {
+            "median_s": round(statistics.median(xs), 2),
+            "max_s": round(max(xs), 2),
+            "all_s": [round(x, 2) for x in xs],
+        }
+
     return {
-        "loads": loads,
-        "first_s": round(times[0], 2),
-        "median_s": round(statistics.median(times), 2),
-        "max_s": round(max(times), 2),
-        "top_of_page_first_s": round(tops[0], 2),
-        "top_of_page_median_s": round(statistics.median(tops), 2),
-        "console_errors": len(logs),
+        "cold": {
+            "loads": len(colds),
+            **stats(colds),
+            "top_of_page_median_s": round(statistics.median(cold_tops), 2),
+            "browser_cpu_median_s": round(statistics.median(cpu["cold"]), 2) if cpu["cold"] else None,
+        },
+        "warm": {
+            "loads": len(warms),
+            **stats(warms),
+            "top_of_page_median_s": round(statistics.median(warm_tops), 2),
+            "browser_cpu_median_s": round(statistics.median(cpu["warm"]), 2) if cpu["warm"] else None,
+        }
+        if warms
+        else None,
+        "page": facts,
+        "load_average_1min_median": round(statistics.median(loadavg), 2),
+        "console_errors": errors,
     }
 
 
@@ -220,9 +316,26 @@ const bar = document.getElementById('{ids.TRAIN_PROGRESS}');
 new MutationObserver(() => window.__updates.progress++).observe(bar, {{attributes: true, attributeFilter: ['value']}});
 for (const [key, id] of [['templates', '{ids.TEMPLATES_GRAPH}'], ['curves', '{ids.CURVES_GRAPH}']]) {{
   const gd = document.querySelector('#' + id + ' .js-plotly-plot');
-  gd.on('plotly_afterplot', () => window.__updates[key]++);
+  gd.on('plotly_afterplot', () => {{ window.__updates[key]++; window.__drawn.push(performance.now()); }});
 }}
+// the browser's side of each update: the callback responses (polls) and the main thread's long tasks
+window.__drawn = []; window.__polls = []; window.__busy = [];
+new PerformanceObserver((l) => {{ for (const e of l.getEntries()) if (e.name.includes('_dash-update-component'))
+  window.__polls.push([e.responseEnd, e.responseEnd - e.startTime, e.transferSize]); }}).observe({{type: 'resource'}});
+new PerformanceObserver((l) => {{ for (const e of l.getEntries()) window.__busy.push(e.duration); }}).observe({{type: 'longtask'}});
 return true;
+"""
+
+_UPDATE_FACTS = """
+const polls = window.__polls, drawn = window.__drawn;
+// a poll that brought a progress update (a figure Patch) is large; the others are a few hundred bytes
+const updates = polls.filter(p => p[2] > 5000);
+const render = updates.map(p => { const t = drawn.find(d => d > p[0]); return t === undefined ? null : t - p[0]; })
+  .filter(x => x !== null);
+const med = (xs) => { if (!xs.length) return null; const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+return {polls: polls.length, updates: updates.length, request_ms_median: med(updates.map(p => p[1])),
+        update_kb_median: med(updates.map(p => p[2])) / 1000, render_ms_median: med(render),
+        long_task_ms_total: window.__busy.reduce((a, b) => a + b, 0)};
 """
 
 
@@ -244,12 +357,23 @@ def bench_training(driver, base: str, seconds: float) -> dict:
         status = driver.find_element(By.ID, ids.TRAIN_STATUS).text
         time.sleep(0.05)
     driver.execute_script(_COUNT_UPDATES)
+    load = os.getloadavg()[0]
     time.sleep(seconds)
     counts = driver.execute_script("return window.__updates")
+    facts = driver.execute_script(_UPDATE_FACTS)
     running = driver.find_element(By.ID, ids.STOP_BUTTON).get_attribute("disabled") is None
     driver.find_element(By.ID, ids.STOP_BUTTON).click()
     rates = {k: round(v / seconds, 2) for k, v in counts.items()}
-    return {"window_s": seconds, "still_training_at_end": running, "per_second": rates}
+    busy = facts.pop("long_task_ms_total")
+    return {
+        "window_s": seconds,
+        "still_training_at_end": running,
+        "per_second": rates,
+        # response of a poll that carried an update -> the next figure drawn (JSON, Patch, plotly)
+        "browser": {k: round(v, 1) if isinstance(v, float) else v for k, v in facts.items()},
+        "long_tasks_percent": round(100 * busy / 1000 / seconds),  # main thread in tasks > 50 ms
+        "load_average_1min": round(load, 2),
+    }
 
 
 # -- main -------------------------------------------------------------------------
@@ -259,7 +383,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="benchmark an app already running at this address")
     parser.add_argument("--rounds", type=int, default=42, help="callback requests (the first 2 warm up)")
-    parser.add_argument("--loads", type=int, default=5, help="page loads")
+    parser.add_argument("--cold", type=int, default=3, help="cold page loads (each in a fresh browser)")
+    parser.add_argument("--warm", type=int, default=5, help="warm page loads (in the last browser)")
     parser.add_argument("--train-seconds", type=float, default=6.0, help="window for counting updates")
     parser.add_argument("--no-browser", action="store_true", help="only the HTTP part")
     parser.add_argument("--json", help="write the results to this file")
@@ -277,10 +402,10 @@ def main(argv=None) -> int:
         results["callback"] = bench_callback(base, args.rounds)
         print("callback:", json.dumps(results["callback"]))
         if not args.no_browser:
+            results["first_load"] = bench_first_load(base, args.cold, args.warm)
+            print("first load:", json.dumps(results["first_load"]))
             driver = browser()
             try:
-                results["first_load"] = bench_first_load(driver, base, args.loads)
-                print("first load:", json.dumps(results["first_load"]))
                 results["training"] = bench_training(driver, base, args.train_seconds)
                 print("training:", json.dumps(results["training"]))
             finally:
