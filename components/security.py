@@ -6,7 +6,7 @@
   default 8 MB): a larger body is refused with 413 before it is read. The
   page's upload (``components/exports.py``) sizes its own limit to fit under
   it. Measured: the largest request without an upload is the commit of a run
-  (two weight snapshots and their histories), about 0.35 MB for MNIST with
+  (two weight snapshots and their histories), 0.34 MB for MNIST with
   float64 weights; a dataset with more pixels or classes needs proportionally more.
 * **A check of the callback envelope** on ``/_dash-update-component``: a body
   that is not the JSON object the renderer sends, names no known callback, or
