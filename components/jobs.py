@@ -340,6 +340,34 @@ class DiskcacheJobs(_Limits, DiskcacheManager):
             return None
         return None if running else "its process ended without a result"
 
+    def terminate_job(self, job):
+        """End a job's process (Stop, a newer run, a finished job) without blocking.
+
+        Dash's version waits up to a second for the process to disappear, inside a
+        Diskcache transaction: a finished job started by another worker stays a
+        zombie until that worker reaps it, so every finished job cost the polling
+        worker a second and held the cache's write lock for it (measured: control
+        changes at p95 > 2 s with 50 students training now and then). Here a
+        running job is killed (with its children) and nothing waits; this
+        worker's own ended jobs are reaped on the way (``active_children``
+        polls each without blocking), another worker's are left to it."""
+        if job is None or str(job) == BUSY_JOB:
+            return
+        import multiprocess
+        import psutil
+
+        multiprocess.active_children()  # reap this worker's ended job processes
+        try:
+            proc = psutil.Process(int(job))
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                return  # it has ended; its parent reaps it
+            for child in proc.children(recursive=True):
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    child.kill()
+            proc.kill()
+        except (ValueError, psutil.NoSuchProcess, psutil.AccessDenied):
+            return
+
 
 def celery_jobs(celery_app):
     """A :class:`CeleryJobs` for ``celery_app`` (imported here: Celery is optional)."""

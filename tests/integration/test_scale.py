@@ -97,7 +97,7 @@ def gunicorn(workers: int, env: dict, tmp: Path, name: str):
     try:
         wait_http(url, proc)
     except Exception:
-        stop_tree(proc)
+        stop_tree(proc, signal.SIGINT)  # gunicorn: quick shutdown
         raise RuntimeError((tmp / f"{name}.log").read_text()[-3000:]) from None
     return proc, url
 
@@ -134,7 +134,7 @@ def diskcache_server(tmp_path_factory):
     }
     proc, url = gunicorn(4, env, tmp, "gunicorn")
     yield url, env
-    stop_tree(proc)
+    stop_tree(proc, signal.SIGINT)  # gunicorn: quick shutdown
 
 
 def test_scale001_two_sessions_training_at_once_see_only_their_own_results(diskcache_server):
@@ -292,6 +292,46 @@ def test_scale007_a_run_stops_at_the_time_limit_and_keeps_what_it_streamed(monke
 # -- Celery with Redis -------------------------------------------------------------------------------
 
 
+def test_scale008_ending_a_job_never_waits_and_reaps_this_workers_ended_jobs(monkeypatch, tmp_path):
+    """Dash's DiskcacheManager.terminate_job waits up to 1 s for the process inside a
+    Diskcache transaction, and a finished job started by another worker stays a zombie
+    until that worker reaps it: every finished job cost the polling worker a second.
+    Ours never waits nor locks: a running job is killed, another process's zombie is
+    left to its parent, and this process's own ended job processes are reaped."""
+    import diskcache
+    import multiprocess
+
+    manager = jobs.DiskcacheJobs(diskcache.Cache(str(tmp_path)))
+
+    def never(*_a, **_k):
+        raise AssertionError("terminate_job waited or locked the cache")
+
+    monkeypatch.setattr(psutil.Process, "wait", never)
+    monkeypatch.setattr(manager.handle, "transact", never)
+
+    own = multiprocess.Process(target=int)  # started as Dash starts a job; ends at once
+    own.start()
+    foreign = subprocess.Popen([sys.executable, "-c", "pass"])  # multiprocess does not reap it
+    running = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        for pid in (own.pid, foreign.pid):
+            while psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                time.sleep(0.02)
+        manager.terminate_job(str(foreign.pid))
+        assert psutil.Process(foreign.pid).status() == psutil.STATUS_ZOMBIE  # left to its parent
+        assert not psutil.pid_exists(own.pid)  # reaped on the way
+        manager.terminate_job(str(running.pid))
+        assert running.wait(5) == -signal.SIGKILL
+        manager.terminate_job(jobs.BUSY_JOB)  # a turned-away request started nothing
+        manager.terminate_job("not a pid")
+        manager.terminate_job(None)
+    finally:
+        for proc in (foreign, running):
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(5)
+
+
 @pytest.fixture(scope="module")
 def redis_url(tmp_path_factory):
     exe = shutil.which("redis-server") or (
@@ -366,7 +406,7 @@ def celery_server(redis_url, tmp_path_factory):
         yield url, worker, probe
     finally:
         if web is not None:
-            stop_tree(web)
+            stop_tree(web, signal.SIGINT)
         stop_tree(worker, signal.SIGQUIT)  # a cold shutdown: do not wait for tasks
 
 
