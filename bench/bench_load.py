@@ -26,9 +26,11 @@ machine's cores with the server (printed with the load average).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import re
+import signal
 import socket
 import statistics
 import subprocess
@@ -66,12 +68,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(workers: int, cache: str) -> tuple[subprocess.Popen, str]:
+def gunicorn_args(workers: int, threads: int) -> list[str]:
+    """The server command's options (``--threads`` > 1 makes gunicorn use gthread workers)."""
+    return ["-w", str(workers), *(["--threads", str(threads)] if threads > 1 else [])]
+
+
+def start_server(workers: int, threads: int, cache: str) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {**os.environ, "LINCLS_CACHE": cache, "PYTHONPATH": str(REPO)}
     env.pop("REDIS_URL", None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}", "app:server"],
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            *gunicorn_args(workers, threads),
+            "-b",
+            f"127.0.0.1:{port}",
+            "app:server",
+        ],
         cwd=REPO,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -97,7 +112,7 @@ def start_server(workers: int, cache: str) -> tuple[subprocess.Popen, str]:
 
 def stop_server(proc: subprocess.Popen) -> None:
     kids = psutil.Process(proc.pid).children(recursive=True) if proc.poll() is None else []
-    proc.terminate()
+    proc.send_signal(signal.SIGINT)  # gunicorn: quick shutdown
     try:
         proc.wait(20)
     except subprocess.TimeoutExpired:
@@ -127,12 +142,16 @@ def server_cpu_s(master_pid: int | None) -> float:
     return total
 
 
-def worker_rss_mb(master_pid: int) -> list[float]:
-    """RSS of each gunicorn worker (the master's children; not the job processes they start)."""
+def worker_rss_mb(master_pid: int | None) -> dict[int, float]:
+    """RSS of each gunicorn worker by pid (the master's children; not the job processes they start)."""
+    out = {}
     try:
-        return sorted(round(p.memory_info().rss / 2**20, 1) for p in psutil.Process(master_pid).children())
+        for p in psutil.Process(master_pid).children() if master_pid else []:
+            with contextlib.suppress(psutil.Error):
+                out[p.pid] = round(p.memory_info().rss / 2**20, 1)
     except psutil.Error:
-        return []
+        pass
+    return dict(sorted(out.items()))
 
 
 class Stats:
@@ -158,7 +177,13 @@ _SCRIPT = re.compile(r'<script src="([^"]+)"')
 
 
 def student(
-    url: str, seed: int, stop_at: float, think: tuple[float, float], stats: Stats, assets: bool
+    url: str,
+    seed: int,
+    stop_at: float,
+    think: tuple[float, float],
+    stats: Stats,
+    assets: bool,
+    train_share: float = 0.2,
 ) -> None:
     rng = random.Random(seed)
     session = requests.Session()
@@ -187,7 +212,7 @@ def student(
             return
         time.sleep(pause)
         try:
-            if rng.random() < 0.8:
+            if rng.random() >= train_share:
                 change = rng.choice(CONTROL_CHANGES)(rng)
                 key = next(iter(change))
                 for reply in c.set(change):
@@ -231,21 +256,33 @@ def pct(values: list[float], q: float) -> float | None:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
 
-def run_level(url: str, master: int | None, n: int, duration: float, think, assets: bool, seed: int) -> dict:
+def run_level(
+    url: str,
+    master: int | None,
+    n: int,
+    duration: float,
+    think,
+    assets: bool,
+    seed: int,
+    train_share: float = 0.2,
+) -> dict:
     stats = Stats()
+    load_before = os.getloadavg()[0]
     start = time.time()
     cpu0, me0 = server_cpu_s(master), psutil.Process().cpu_times()
     stop_at = start + duration
     threads = [
         threading.Thread(
-            target=student, args=(url, seed * 1000 + i, stop_at, think, stats, assets), daemon=True
+            target=student,
+            args=(url, seed * 1000 + i, stop_at, think, stats, assets, train_share),
+            daemon=True,
         )
         for i in range(n)
     ]
     for t in threads:
         t.start()
-    rss_start = worker_rss_mb(master) if master else []
-    rss_1min: list[float] = []
+    rss_start = worker_rss_mb(master)
+    rss_1min: dict[int, float] = {}
     load: list[float] = []
     while any(t.is_alive() for t in threads) and time.time() < stop_at + 120:
         time.sleep(1.0)
@@ -258,6 +295,9 @@ def run_level(url: str, master: int | None, n: int, duration: float, think, asse
     if stuck:
         stats.error(f"{stuck} sessions still waiting 120 s after the end")
     trains = [t for t in stats.trains if t >= 0]
+    rss_end = worker_rss_mb(master)
+    same = [pid for pid in rss_1min if pid in rss_end]  # a worker restarted in between is not compared
+    growth = max((round(rss_end[pid] - rss_1min[pid], 1) for pid in same), default=None)
     me1, elapsed = psutil.Process().cpu_times(), time.time() - start
     ms = lambda v: None if v is None else round(1000 * v)  # noqa: E731
     return {
@@ -274,12 +314,15 @@ def run_level(url: str, master: int | None, n: int, duration: float, think, asse
         "train p50 s": None if not trains else round(statistics.median(trains), 1),
         "trains busy": stats.busy,
         "errors": len(stats.errors),
-        "RSS MB start": "/".join(map(str, rss_start)),
-        "RSS MB 1 min": "/".join(map(str, rss_1min)),
-        "RSS MB end": "/".join(map(str, worker_rss_mb(master) if master else [])),
+        "RSS MB start": "/".join(map(str, rss_start.values())),
+        "RSS MB 1 min": "/".join(map(str, rss_1min.values())),
+        "RSS MB end": "/".join(map(str, rss_end.values())),
+        "RSS growth after 1 min MB": growth,
         "server CPU %": round(100 * (server_cpu_s(master) - cpu0) / elapsed) if master else None,
         "client CPU %": round(100 * ((me1.user + me1.system) - (me0.user + me0.system)) / elapsed),
-        "load avg max": round(max(load), 1) if load else None,
+        "load before": round(load_before, 1),
+        "load max": round(max(load), 1) if load else None,
+        "load after": round(os.getloadavg()[0], 1),
         "_errors": stats.errors[:10],
     }
 
@@ -292,8 +335,15 @@ def main(argv=None) -> int:
     p.add_argument("--duration", type=float, default=75.0, help="seconds per level (default 75, at most 300)")
     p.add_argument("--think", type=float, nargs=2, default=(3.0, 8.0), help="think time range in seconds")
     p.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="threads per worker (> 1: gunicorn's gthread workers; default 1)",
+    )
     p.add_argument("--url", default=None, help="a server already running on this machine (loopback only)")
     p.add_argument("--no-assets", action="store_true", help="do not fetch the page's scripts on page load")
+    p.add_argument("--train-share", type=float, default=0.2, help="share of actions that train (default 0.2)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print one JSON document instead of a table")
     args = p.parse_args(argv)
@@ -307,14 +357,21 @@ def main(argv=None) -> int:
         url, master = args.url.rstrip("/"), None
     else:
         cache = tempfile.mkdtemp(prefix="lincls-bench-load-")
-        proc, url = start_server(args.workers, cache)
+        proc, url = start_server(args.workers, args.threads, cache)
         master = proc.pid
     rows = []
     try:
         for level in args.levels:
             print(f"level {level} sessions, {args.duration:.0f} s …", file=sys.stderr, flush=True)
             row = run_level(
-                url, master, level, args.duration, tuple(args.think), not args.no_assets, args.seed
+                url,
+                master,
+                level,
+                args.duration,
+                tuple(args.think),
+                not args.no_assets,
+                args.seed,
+                args.train_share,
             )
             for e in row["_errors"]:
                 print(f"  error: {e}", file=sys.stderr)
@@ -326,9 +383,16 @@ def main(argv=None) -> int:
         r.pop("_errors", None)
     meta = {
         **machine_info(),
-        "server": f"gunicorn -w {args.workers} app:server (sync workers), Diskcache jobs" if proc else url,
+        "server": (
+            f"gunicorn {' '.join(gunicorn_args(args.workers, args.threads))} app:server "
+            f"({'gthread' if args.threads > 1 else 'sync'} workers), Diskcache jobs, "
+            f"LINCLS_MAX_JOBS={os.environ.get('LINCLS_MAX_JOBS') or 'default'}"
+            if proc
+            else url
+        ),
+        "command": "python " + " ".join([sys.argv[0], *(argv if argv is not None else sys.argv[1:])]),
         "think time s": f"{args.think[0]}-{args.think[1]}",
-        "actions": "80 % control change, 20 % short training run (full speed, 5 epochs of 5,000)",
+        "actions": f"{100 - 100 * args.train_share:.0f} % control change, {100 * args.train_share:.0f} % short training run (full speed, 5 epochs of 5,000)",
         "goal": "0 errors and control p95 <= 1000 ms at 50 sessions; RSS flat after the first minute",
     }
     report(rows, "Load: simulated students on 127.0.0.1", args.json, meta=meta)
