@@ -27,10 +27,12 @@ Pure numpy, pandas and the standard library. Nothing here ever unpickles:
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import io
 import json
 import math
+import warnings
 import zipfile
 import zlib
 from collections.abc import Mapping, Sequence
@@ -44,12 +46,21 @@ __all__ = [
     "MAX_CONFIG_CHARS",
     "MAX_CSV_CHARS",
     "MAX_WEIGHTS_BYTES",
+    "CHECK_CONTEXT_COLUMNS",
+    "GRADCHECK_COLUMNS",
+    "HISTORY_COLUMNS",
+    "RUN_COLUMNS",
+    "HistoryImport",
+    "check_result_from_table",
     "config_from_json",
     "config_to_json",
+    "csv_kind",
     "gradcheck_table_from_csv",
     "gradcheck_table_to_csv",
     "history_from_csv",
     "history_to_csv",
+    "read_gradcheck_csv",
+    "read_history_csv",
     "weights_from_npz_bytes",
     "weights_to_npz_bytes",
 ]
@@ -411,7 +422,9 @@ def weights_from_npz_bytes(b, max_bytes: int = MAX_WEIGHTS_BYTES) -> dict:
                 raise _fail(key, "missing from the archive")
         declared = sum(i.file_size for i in infos)
         if declared > max_bytes:
-            raise _fail("file", f"members inflate to {declared:,} bytes, more than the {max_bytes:,}-byte limit")
+            raise _fail(
+                "file", f"members inflate to {declared:,} bytes, more than the {max_bytes:,}-byte limit"
+            )
         arrays = {i.filename[:-4]: _read_member(zf, i, i.filename[:-4], max_bytes) for i in infos}
 
     fmt = _scalar_text(arrays["format"], "format")
@@ -451,7 +464,10 @@ def _frame_to_csv(df, what: str) -> str:
     if len(set(df.columns)) != len(df.columns):
         raise _fail(what, "column names are not unique")
     for c in df.columns:
-        if df[c].dtype == object and df[c].map(lambda v: isinstance(v, list | tuple | dict | np.ndarray)).any():
+        if (
+            df[c].dtype == object
+            and df[c].map(lambda v: isinstance(v, list | tuple | dict | np.ndarray)).any()
+        ):
             raise _fail(what, f"column {c!r} holds containers; only scalars can be written")
     # repr-precision floats ("%r" would quote); pandas writes shortest round-trip reprs
     return df.to_csv(index=False, lineterminator="\n")
@@ -465,7 +481,12 @@ def _frame_from_csv(text, what: str, max_chars: int, required) -> pd.DataFrame:
     if not text.strip():
         raise _fail(what, "empty CSV")
     try:
-        df = pd.read_csv(io.StringIO(text), **_READ_CSV_OPTIONS)
+        with warnings.catch_warnings():
+            # a line with more values than the header: an error, not a silent index or loss of data
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            df = pd.read_csv(io.StringIO(text), index_col=False, **_READ_CSV_OPTIONS)
+    except pd.errors.ParserWarning:
+        raise _fail(what, "not a valid CSV table (a line has more values than the header)") from None
     except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise _fail(what, f"not a valid CSV table ({exc})") from None
     missing = [c for c in (required or ()) if c not in df.columns]
@@ -474,24 +495,510 @@ def _frame_from_csv(text, what: str, max_chars: int, required) -> pd.DataFrame:
     return df
 
 
-def history_to_csv(df: pd.DataFrame) -> str:
-    """A training history (``core.train.history_frame``) as CSV text; the index
-    is not written. Floats keep full precision."""
-    return _frame_to_csv(df, "history")
+def history_to_csv(df: pd.DataFrame, *, run: Mapping | None = None) -> str:
+    """A training history (``core.train.history_frame``, or the app's history
+    store as a table) as CSV text; the index is not written. Floats keep full
+    precision. With ``run`` (``{column: value}`` for :data:`RUN_COLUMNS`: the
+    objective the history was recorded under) each of those values is appended
+    as a constant column, so :func:`read_history_csv` can say what the curves
+    mean."""
+    return _frame_to_csv(_with_constants(df, run, RUN_COLUMNS, "history"), "history")
 
 
-def history_from_csv(text: str, *, max_chars: int = MAX_CSV_CHARS, required_columns=("step", "loss")) -> pd.DataFrame:
+def history_from_csv(
+    text: str, *, max_chars: int = MAX_CSV_CHARS, required_columns=("step", "loss")
+) -> pd.DataFrame:
     """The DataFrame :func:`history_to_csv` wrote (floats bit-identical, int
     columns int64; an all-empty column comes back as float NaN)."""
     return _frame_from_csv(text, "history", max_chars, required_columns)
 
 
-def gradcheck_table_to_csv(df) -> str:
-    """A gradient-check table (``CheckResult.table``, or the CheckResult itself) as CSV text."""
+def gradcheck_table_to_csv(df, *, context: Mapping | None = None) -> str:
+    """A gradient-check table (``CheckResult.table``, or the CheckResult itself)
+    as CSV text. With ``context`` (``{column: value}`` for
+    :data:`CHECK_CONTEXT_COLUMNS`: dataset, loss, method, h, samples, verdict)
+    each value is appended as a constant column."""
     table = getattr(df, "table", df)
-    return _frame_to_csv(table, "gradcheck table")
+    return _frame_to_csv(
+        _with_constants(table, context, CHECK_CONTEXT_COLUMNS, "gradcheck table"), "gradcheck table"
+    )
 
 
 def gradcheck_table_from_csv(text: str, *, max_chars: int = MAX_CSV_CHARS) -> pd.DataFrame:
     """The DataFrame :func:`gradcheck_table_to_csv` wrote."""
     return _frame_from_csv(text, "gradcheck table", max_chars, ("row", "col"))
+
+
+def _with_constants(df, values: Mapping | None, allowed: Mapping, what: str):
+    if not values:
+        return df
+    if not isinstance(df, pd.DataFrame):
+        raise _fail(what, f"expected a pandas DataFrame, not {type(df).__name__}")
+    unknown = sorted(set(values) - set(allowed))
+    if unknown:
+        raise _fail(what, f"unknown constant columns {unknown} (allowed: {list(allowed)})")
+    clash = sorted(set(values) & set(df.columns))
+    if clash:
+        raise _fail(what, f"columns {clash} are already in the table")
+    out = df.copy()
+    for key in allowed:  # a fixed order
+        if key in values:
+            v = _to_json_value(values[key], key)
+            if v is None or isinstance(v, dict | list):
+                raise _fail(what, f"{key}: {v!r} is not a single value")
+            out[key] = pd.Series(
+                [v] * len(out), index=out.index, dtype=object if isinstance(v, str) else None
+            )
+    return out
+
+
+# --------------------------------------------------------------------------
+# reading CSVs back into what the app shows: checked column by column
+
+#: the columns of a training history (``core.train.history_frame`` adds ``seconds``, ignored here)
+HISTORY_COLUMNS = ("step", "epoch", "lr", "loss", "data_loss", "reg_loss", "train_acc", "val_acc")
+#: optional constant columns of a history: the objective it was recorded under
+RUN_COLUMNS = {
+    "dataset": "str",
+    "n_train": "int",
+    "preprocessing": "str",
+    "loss_function": "str",
+    "reg": "float",
+    "reg_mode": "str",
+    "reg_bias": "bool",
+    "delta": "float",
+}
+#: the columns of a gradient-check table (``CheckResult.table``)
+GRADCHECK_COLUMNS = (
+    "row",
+    "col",
+    "analytic",
+    "numeric",
+    "abs_diff",
+    "rel_error",
+    "kink_samples",
+    "kink_bound",
+)
+#: optional constant columns of a gradient-check table: how the check was made
+CHECK_CONTEXT_COLUMNS = {
+    "dataset": "str",
+    "loss_function": "str",
+    "method": "str",
+    "h": "float",
+    "samples": "int",
+    "verdict": "str",
+}
+MAX_HISTORY_ROWS = 100_000
+MAX_TEXT_VALUE_CHARS = 200
+
+
+@dataclasses.dataclass(frozen=True)
+class HistoryImport:
+    """A history read back by :func:`read_history_csv`: ``frame`` has the
+    :data:`HISTORY_COLUMNS` (step int64, the rest float64, NaN where a value
+    is missing) and ``run`` the :data:`RUN_COLUMNS` values, or None when the
+    file does not record them."""
+
+    frame: pd.DataFrame
+    run: dict | None
+
+
+def csv_kind(text: str) -> str:
+    """The kind of a CSV export from its header line: ``"history"`` or
+    ``"gradcheck"``; a ValueError naming what was expected otherwise."""
+    if not isinstance(text, str):
+        raise _fail("file", f"expected CSV text, not {type(text).__name__}")
+    header = _header(text)
+    if {"row", "col", "analytic", "numeric"} <= set(header):
+        return "gradcheck"
+    if {"step", "loss"} <= set(header):
+        return "history"
+    shown = ", ".join(h[:30] for h in header[:6]) + (", …" if len(header) > 6 else "")
+    raise _fail(
+        "file",
+        f"columns {shown or 'none'} are neither a loss history (step, loss, …) "
+        "nor a gradient-check table (row, col, analytic, numeric, …)",
+    )
+
+
+def _header(text: str) -> list[str]:
+    first = text.lstrip("\ufeff").split("\n", 1)[0].rstrip("\r")
+    if len(first) > 10_000:
+        raise _fail("file", "the header line is longer than 10,000 characters")
+    try:
+        return [h.strip() for h in next(csv.reader([first]), [])]
+    except csv.Error as exc:
+        raise _fail("file", f"not a valid CSV header ({exc})") from None
+
+
+def _read_checked(text, what: str, max_chars: int, max_rows: int, required) -> pd.DataFrame:
+    """Parse CSV text (never evaluated: pandas' C parser, plain values only) and
+    check the header: no duplicate or empty names, the required columns, at
+    least one and at most ``max_rows`` rows."""
+    if isinstance(text, str):
+        text = text.lstrip("\ufeff")  # spreadsheets save a byte-order mark
+    df = _frame_from_csv(text, what, max_chars, ())
+    header = _header(text)
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        raise _fail(what, f"columns {dupes[:5]} appear more than once")
+    if any(not h for h in header):
+        raise _fail(what, "a column has no name")
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise _fail(what, f"missing columns {missing}")
+    if len(df) == 0:
+        raise _fail(what, "no rows")
+    if len(df) > max_rows:
+        raise _fail(what, f"{len(df):,} rows, more than the {max_rows:,} limit")
+    return df
+
+
+def _line(i: int) -> str:
+    return f"line {int(i) + 2}"  # the header is line 1
+
+
+def _first_bad(s: pd.Series, ok: np.ndarray) -> str:
+    i = int(np.flatnonzero(~ok)[0])
+    v = s.iloc[i]
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        shown = "empty"
+    elif isinstance(v, Real) and not isinstance(v, bool | np.bool_):
+        shown = str(v)[:40]
+    else:
+        shown = repr(str(v))[:40]
+    return f"{_line(i)}: {shown}"
+
+
+def _floats(df: pd.DataFrame, c: str, what: str, *, nan_ok: bool = True, inf_ok: bool = False) -> np.ndarray:
+    """Column ``c`` as float64; a ValueError naming the line of the first value
+    that is not a number (or not finite, unless allowed)."""
+    s = df[c]
+    if pd.api.types.is_bool_dtype(s.dtype) or not pd.api.types.is_numeric_dtype(s.dtype):
+        num = pd.to_numeric(s.where(~s.map(lambda v: isinstance(v, bool | np.bool_))), errors="coerce")
+        ok = num.notna().to_numpy() | s.isna().to_numpy()
+        if not ok.all():
+            raise _fail(what, f"column {c!r} must hold numbers ({_first_bad(s, ok)})")
+        s = num
+    x = s.to_numpy(dtype=np.float64, na_value=np.nan)
+    ok = np.ones(x.shape, bool)
+    if not nan_ok:
+        ok &= ~np.isnan(x)
+    if not inf_ok:
+        ok &= ~np.isinf(x)
+    if not ok.all():
+        raise _fail(what, f"column {c!r} must hold finite numbers ({_first_bad(df[c], ok)})")
+    return x
+
+
+def _ints(df: pd.DataFrame, c: str, what: str, lo: int, hi: int) -> np.ndarray:
+    """Column ``c`` as int64 in [lo, hi]; a ValueError naming the first bad line."""
+    s = df[c]
+    if pd.api.types.is_integer_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+        x = s.to_numpy(dtype=np.int64)
+    else:
+        f = _floats(df, c, what, nan_ok=False)
+        ok = f == np.round(f)
+        if not ok.all():
+            raise _fail(what, f"column {c!r} must hold whole numbers ({_first_bad(s, ok)})")
+        ok = np.abs(f) < 2.0**53
+        if not ok.all():
+            raise _fail(what, f"column {c!r}: {_first_bad(s, ok)} is out of range")
+        x = f.astype(np.int64)
+    ok = (x >= lo) & (x <= hi)
+    if not ok.all():
+        raise _fail(what, f"column {c!r} must be between {lo:,} and {hi:,} ({_first_bad(s, ok)})")
+    return x
+
+
+def _constants(df: pd.DataFrame, spec: Mapping, what: str) -> dict:
+    """The constant columns of ``spec`` present in ``df``: one value each, of the declared type."""
+    out = {}
+    for key, kind in spec.items():
+        if key not in df.columns:
+            continue
+        s = df[key]
+        if s.isna().any():
+            raise _fail(what, f"column {key!r} has an empty value ({_first_bad(s, s.notna().to_numpy())})")
+        values = pd.unique(s.astype(str))
+        if len(values) != 1:
+            raise _fail(what, f"column {key!r} must hold one value for the whole table, not {len(values):,}")
+        v = s.iloc[0]
+        if kind == "str":
+            v = str(v)
+            if not v or len(v) > MAX_TEXT_VALUE_CHARS:
+                raise _fail(
+                    what, f"column {key!r}: expected a name of 1 to {MAX_TEXT_VALUE_CHARS} characters"
+                )
+        elif kind == "bool":
+            if isinstance(v, bool | np.bool_):
+                v = bool(v)
+            elif str(v).strip().lower() in ("true", "false"):
+                v = str(v).strip().lower() == "true"
+            else:
+                raise _fail(what, f"column {key!r}: {str(v)[:40]!r} is not True or False")
+        elif kind == "int":
+            v = int(_ints(df.iloc[:1], key, what, 0, 10**12)[0])
+        else:
+            v = float(_floats(df.iloc[:1], key, what, nan_ok=False)[0])
+        out[key] = v
+    return out
+
+
+def read_history_csv(
+    text, *, max_chars: int = MAX_CSV_CHARS, max_rows: int = MAX_HISTORY_ROWS
+) -> HistoryImport:
+    """A loss history written by :func:`history_to_csv`, checked.
+
+    Required: ``step`` (whole numbers >= 0, strictly increasing) and ``loss``;
+    the other :data:`HISTORY_COLUMNS` are optional (NaN when absent). Values
+    are numbers or empty (NaN: no value, e.g. no validation split); infinities
+    are refused, accuracies must lie in [0, 1]. Columns of :data:`RUN_COLUMNS`
+    must each hold one value of their type (a known loss and regularization
+    mode, λ >= 0, Δ > 0); other columns (``seconds``) are ignored. Every
+    problem is a ``ValueError("history: ...")`` naming the column and line.
+    """
+    from core.losses import LOSSES, REG_MODES
+
+    what = "history"
+    df = _read_checked(text, what, max_chars, max_rows, ("step", "loss"))
+    cols = {"step": _ints(df, "step", what, 0, 10**12)}
+    if (np.diff(cols["step"]) <= 0).any():
+        i = int(np.flatnonzero(np.diff(cols["step"]) <= 0)[0]) + 1
+        raise _fail(what, f"column 'step' must increase from row to row ({_line(i)}: {cols['step'][i]})")
+    for c in HISTORY_COLUMNS[1:]:
+        cols[c] = _floats(df, c, what) if c in df.columns else np.full(len(df), np.nan)
+    for c in ("train_acc", "val_acc"):
+        bad = (cols[c] < 0) | (cols[c] > 1)
+        if bad.any():
+            raise _fail(what, f"column {c!r} must lie between 0 and 1 ({_first_bad(df[c], ~bad)})")
+    frame = pd.DataFrame(cols, columns=list(HISTORY_COLUMNS))
+    run = _constants(df, RUN_COLUMNS, what)
+    if run:
+        missing = [k for k in RUN_COLUMNS if k not in run]
+        if missing:
+            raise _fail(what, f"the run is described without columns {missing}")
+        if run["loss_function"] not in LOSSES:
+            raise _fail(
+                what, f"loss_function {run['loss_function'][:40]!r} is not one of {', '.join(LOSSES)}"
+            )
+        if run["reg_mode"] not in REG_MODES:
+            raise _fail(what, f"reg_mode {run['reg_mode'][:40]!r} is not one of {', '.join(REG_MODES)}")
+        if run["reg"] < 0:
+            raise _fail(what, f"reg {run['reg']!r} is negative")
+        if run["delta"] <= 0:
+            raise _fail(what, f"delta {run['delta']!r} is not positive")
+        if run["n_train"] < 1:
+            raise _fail(what, "n_train must be at least 1")
+    return HistoryImport(frame=frame, run=run or None)
+
+
+def _errors(a: np.ndarray, n: np.ndarray):
+    """As ``core.gradcheck.check_gradient`` computes them: |a - n|, the entrywise
+    relative error, the global ||a - n|| / ||a + n|| (NaN if a value is not
+    finite), its median and max."""
+    from core.gradcheck import TINY
+
+    with np.errstate(invalid="ignore", over="ignore"):
+        diff = np.abs(a - n)
+        rel = diff / np.maximum(np.abs(a) + np.abs(n), TINY)
+        if np.isfinite(diff).all():
+            num, den = float(np.linalg.norm(a - n)), float(np.linalg.norm(a + n))
+            g = 0.0 if num == 0.0 else (num / den if den > 0 else math.inf)
+        else:
+            g = math.nan
+    med = float(np.median(rel)) if rel.size else 0.0
+    mx = float(np.max(rel)) if rel.size else 0.0
+    return diff, rel, g, med, mx
+
+
+def _fits(verdict: str, g: float) -> bool:
+    """Whether a verdict is possible for the global relative error ``g`` (the bands of core.gradcheck)."""
+    from core.gradcheck import ACCEPTABLE_TOL, CORRECT_TOL, WRONG_TOL
+
+    if not math.isfinite(g):
+        return verdict == "wrong"
+    return {
+        "correct": g <= CORRECT_TOL,
+        "acceptable": CORRECT_TOL < g <= ACCEPTABLE_TOL,
+        "suspicious": g > CORRECT_TOL,
+        "wrong": g > WRONG_TOL,
+    }[verdict]
+
+
+def _table_verdict(g: float, diff, kink_samples, kink_bound, a, n) -> str:
+    """The verdict the table alone supports: the bands of core.gradcheck with
+    only the kinks as an explanation (the check's finite-difference reference
+    is not in the table)."""
+    from core.gradcheck import ACCEPTABLE_TOL, CORRECT_TOL, WRONG_TOL
+
+    if not math.isfinite(g):
+        return "wrong"
+    if g <= CORRECT_TOL:
+        return "correct"
+    den = float(np.linalg.norm(a + n))
+    residual = float(np.linalg.norm(np.maximum(diff - kink_bound, 0.0)))
+    explained = bool((kink_samples > 0).any()) and residual <= CORRECT_TOL * den
+    if explained:
+        return "acceptable" if g <= ACCEPTABLE_TOL else "suspicious"
+    return "wrong" if g > WRONG_TOL else "suspicious"
+
+
+def check_result_from_table(
+    table: pd.DataFrame, shape, context: Mapping | None = None, *, what="gradcheck table"
+):
+    """A ``core.gradcheck.CheckResult`` for W of ``shape`` (D+1, C) rebuilt from
+    its table, as the app's figure builders take it.
+
+    ``table`` needs ``row``, ``col`` (whole numbers inside ``shape``, each entry
+    once), ``analytic`` and ``numeric`` (numbers; NaN and infinities are kept:
+    a check can find them); ``abs_diff`` and ``rel_error`` are recomputed and,
+    when present, must agree with them; ``kink_samples`` (whole numbers >= 0)
+    and ``kink_bound`` (finite, >= 0) default to 0. The summary figures are
+    computed as ``check_gradient`` computes them, so they are bit-identical to
+    the exported check's. ``context`` (:data:`CHECK_CONTEXT_COLUMNS`) gives the
+    method, h and loss name and the verdict, which must fit the relative error;
+    without a verdict the table's own (kinks as the only explanation) is used.
+    ``extra`` holds ``imported`` = True, ``samples`` and ``dataset`` (or None)
+    and ``verdict_source`` ("exported" or "table").
+    """
+    from core.gradcheck import METHODS, VERDICTS, CheckResult
+    from core.losses import LOSSES
+
+    try:
+        R, C = (int(v) for v in shape)
+    except (TypeError, ValueError):
+        raise _fail("shape", f"expected (rows, classes), got {shape!r}") from None
+    if R < 1 or C < 1:
+        raise _fail("shape", f"expected positive sizes, got {(R, C)}")
+    if not isinstance(table, pd.DataFrame):
+        raise _fail(what, f"expected a pandas DataFrame, not {type(table).__name__}")
+    missing = [c for c in ("row", "col", "analytic", "numeric") if c not in table.columns]
+    if missing:
+        raise _fail(what, f"missing columns {missing}")
+    if len(table) == 0:
+        raise _fail(what, "no rows")
+    if len(table) > R * C:
+        raise _fail(what, f"{len(table):,} rows, more than the {R * C:,} entries of W {(R, C)}")
+    row = _ints(table, "row", what, 0, 10**9)
+    col = _ints(table, "col", what, 0, 10**9)
+    if row.max() >= R or col.max() >= C:
+        raise _fail(
+            what,
+            f"entries up to row {int(row.max()):,}, column {int(col.max()):,}; the current W has shape {(R, C)} "
+            "(another dataset: choose its dataset first)",
+        )
+    flat = row * C + col
+    uniq, first = np.unique(flat, return_index=True)
+    if uniq.size != flat.size:
+        dup = np.setdiff1d(np.arange(flat.size), first)[0]
+        raise _fail(what, f"entry W[{row[dup]}, {col[dup]}] appears twice ({_line(dup)})")
+    a = _floats(table, "analytic", what, inf_ok=True)
+    n = _floats(table, "numeric", what, inf_ok=True)
+    diff, rel, g, med, mx = _errors(a, n)
+    for c, mine in (("abs_diff", diff), ("rel_error", rel)):
+        if c in table.columns:
+            theirs = _floats(table, c, what, inf_ok=True)
+            ok = np.isclose(theirs, mine, rtol=1e-9, atol=0.0, equal_nan=True) | (theirs == mine)
+            if not ok.all():
+                raise _fail(
+                    what, f"column {c!r} does not match analytic and numeric ({_first_bad(table[c], ok)})"
+                )
+    ks = (
+        _ints(table, "kink_samples", what, 0, 10**12)
+        if "kink_samples" in table.columns
+        else np.zeros(len(a), np.int64)
+    )
+    kb = (
+        _floats(table, "kink_bound", what, nan_ok=False)
+        if "kink_bound" in table.columns
+        else np.zeros(len(a))
+    )
+    if (kb < 0).any():
+        raise _fail(
+            what, f"column 'kink_bound' must not be negative ({_first_bad(table['kink_bound'], kb >= 0)})"
+        )
+    ctx = dict(context or {})
+    unknown = sorted(set(ctx) - set(CHECK_CONTEXT_COLUMNS))
+    if unknown:
+        raise _fail(what, f"unknown context {unknown}")
+    method, h, name = ctx.get("method"), ctx.get("h"), ctx.get("loss_function")
+    if method is not None and method not in METHODS:
+        raise _fail(what, f"method {str(method)[:40]!r} is not one of {', '.join(METHODS)}")
+    if h is not None and not (isinstance(h, Real) and math.isfinite(h) and 0 < h <= 1):
+        raise _fail(what, f"h {h!r} is not a step in (0, 1]")
+    if name is not None and name not in LOSSES:
+        raise _fail(what, f"loss_function {str(name)[:40]!r} is not one of {', '.join(LOSSES)}")
+    samples = ctx.get("samples")
+    if samples is not None and not (isinstance(samples, Integral) and samples >= 1):
+        raise _fail(what, f"samples {samples!r} is not a count >= 1")
+    K = len(a)
+    verdict = ctx.get("verdict")
+    where = f"over {K:,} checked entr{'y' if K == 1 else 'ies'}"
+    if method is not None and h is not None:
+        where += f", {method} differences, h={float(h):g}"
+    head = f"relative error ||a-n||/||a+n|| = {g:.1e} ({where})"
+    if verdict is not None:
+        if verdict not in VERDICTS:
+            raise _fail(what, f"verdict {str(verdict)[:40]!r} is not one of {', '.join(VERDICTS)}")
+        if not _fits(verdict, g):
+            raise _fail(what, f"verdict {verdict!r} does not fit the table's relative error {g:.1e}")
+        text = f"{verdict.capitalize()}: {head}, as the exported check judged it."
+        source = "exported"
+    else:
+        verdict = _table_verdict(g, diff, ks, kb, a, n)
+        text = (
+            f"{verdict.capitalize()}: {head}, judged from the table alone (kinks are the only explanation "
+            "it records)."
+        )
+        source = "table"
+    frame = pd.DataFrame(
+        {
+            "row": row,
+            "col": col,
+            "analytic": a,
+            "numeric": n,
+            "abs_diff": diff,
+            "rel_error": rel,
+            "kink_samples": ks,
+            "kink_bound": kb,
+        }
+    )
+    return CheckResult(
+        table=frame,
+        shape=(R, C),
+        global_rel_error=g,
+        median_rel_error=med,
+        max_rel_error=mx,
+        verdict=verdict,
+        verdict_text=text,
+        n_checked=K,
+        n_kink_entries=int((ks > 0).sum()),
+        method=str(method or ""),
+        h=float(h) if h is not None else math.nan,
+        part="total",
+        seconds=0.0,
+        loss=math.nan,
+        name=str(name or ""),
+        extra={
+            "imported": True,
+            "samples": None if samples is None else int(samples),
+            "dataset": ctx.get("dataset"),
+            "verdict_source": source,
+        },
+    )
+
+
+def read_gradcheck_csv(text, shape, *, max_chars: int = MAX_CSV_CHARS):
+    """A gradient-check table written by :func:`gradcheck_table_to_csv`, checked
+    and rebuilt into a ``CheckResult`` for W of ``shape`` (see
+    :func:`check_result_from_table`; the context columns are read when present).
+    Every problem is a ``ValueError("gradcheck table: ...")``."""
+    what = "gradcheck table"
+    try:
+        R, C = (int(v) for v in shape)
+    except (TypeError, ValueError):
+        raise _fail("shape", f"expected (rows, classes), got {shape!r}") from None
+    df = _read_checked(text, what, max_chars, max(1, R * C), ("row", "col", "analytic", "numeric"))
+    context = _constants(df, CHECK_CONTEXT_COLUMNS, what)
+    return check_result_from_table(df, (R, C), context, what=what)
