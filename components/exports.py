@@ -4,8 +4,14 @@
   and the configuration of every control). Importing it puts W into this
   page's weights store (in the browser session, never on disk) and restores
   the controls that do not re-initialize W (all but dataset, init and seed).
-* Loss history ``.csv`` and gradient-check table ``.csv`` (for pandas or a
-  spreadsheet; floats written to round-trip exactly).
+* Loss history ``.csv`` (one row per logged step, plus constant columns naming
+  the objective it was recorded under) and gradient-check table ``.csv`` (one
+  row per checked entry, plus constant columns: dataset, loss, method, h,
+  samples, verdict); plain tables for pandas or a spreadsheet, floats written
+  to round-trip exactly. Importing a history puts it into the history store
+  (the loss curves redraw it); importing a check table redraws the
+  gradient-check view from it (``core.export.read_gradcheck_csv`` rebuilds the
+  CheckResult the figure builders take) until a control or the weights change.
 * Configuration ``.json``: every control; importing it sets them all, as a
   link does (``components.lecture``).
 * Figures: PNG from each graph's toolbar (:func:`png_config`: a named file at
@@ -71,6 +77,22 @@ def _stem(state: dict) -> str:
     return f"lincls-{loss}" + (f"-seed{seed}" if seed is not None else "")
 
 
+def history_run(history: dict | None) -> dict | None:
+    """The objective a history store was recorded under (its ``sig``,
+    ``session.objective_signature``) as :data:`core.export.RUN_COLUMNS`, or None."""
+    sig = (history or {}).get("sig")
+    if not isinstance(sig, list) or len(sig) != len(core_export.RUN_COLUMNS) or any(v is None for v in sig):
+        return None
+    return dict(zip(core_export.RUN_COLUMNS, sig, strict=True))
+
+
+def history_store(frame: pd.DataFrame, run: dict | None) -> dict:
+    """The history store payload for an imported history (thinned like a
+    trained one; with ``run``, the same ``sig`` as the run that recorded it)."""
+    sig = [run[k] for k in core_export.RUN_COLUMNS] if run else None
+    return session.history_payload(frame.to_dict("records"), sig)
+
+
 def history_frame(history: dict | None) -> pd.DataFrame:
     """The history store as a table: one row per logged step (empty without training)."""
     cols = {k: (history or {}).get(k) or [] for k in session.HISTORY_KEYS}
@@ -87,6 +109,12 @@ def history_frame(history: dict | None) -> pd.DataFrame:
 
 def check_table(values: dict, weights: dict | None) -> pd.DataFrame:
     """The gradient-check table of the current controls and weights (as the view shows it)."""
+    return check_export(values, weights)[0]
+
+
+def check_export(values: dict, weights: dict | None) -> tuple[pd.DataFrame, dict]:
+    """The gradient-check table of the current controls and weights and its
+    context (:data:`core.export.CHECK_CONTEXT_COLUMNS`)."""
     W = session.decode_weights(weights)
     if W is None:
         raise ValueError("no weights yet: press Reset weights")
@@ -104,7 +132,16 @@ def check_table(values: dict, weights: dict | None) -> pd.DataFrame:
         values["gc_subset"],
         values["gc_bug"],
     )
-    return session.analyze(session.prepared(data), W, loss, check).check.table
+    a = session.analyze(session.prepared(data), W, loss, check)
+    context = dict(
+        dataset=data.dataset,
+        loss_function=loss.loss,
+        method=check.method,
+        h=float(check.h),
+        samples=int(a.check_samples),
+        verdict=str(a.check.verdict),
+    )
+    return a.check.table, context
 
 
 def weights_file(state: dict, weights: dict | None) -> bytes:
@@ -130,12 +167,12 @@ def download(kind: str, values: dict, weights: dict | None, history: dict | None
         frame = history_frame(history)
         if frame.empty:
             raise ValueError("no loss history yet: press Train first")
-        return dcc.send_string(core_export.history_to_csv(frame), f"{stem}-history.csv"), (
-            f"Loss history exported ({len(frame):,} rows)."
-        )
+        text = core_export.history_to_csv(frame, run=history_run(history))
+        return dcc.send_string(text, f"{stem}-history.csv"), (f"Loss history exported ({len(frame):,} rows).")
     if kind == "gradcheck":
-        table = check_table(values, weights)
-        return dcc.send_string(core_export.gradcheck_table_to_csv(table), f"{stem}-gradcheck.csv"), (
+        table, context = check_export(values, weights)
+        text = core_export.gradcheck_table_to_csv(table, context=context)
+        return dcc.send_string(text, f"{stem}-gradcheck.csv"), (
             f"Gradient-check table exported ({len(table):,} entries)."
         )
     if kind == "config":
@@ -206,10 +243,94 @@ def _safe_name(filename) -> str:
     return re.sub(r"[^\w.\- ]", "_", name)[:80]
 
 
-def import_upload(contents, filename, values: dict, running: bool = False):
-    """``(weights payload, history, {control: value}, message)`` for an uploaded
-    file; a value is ``no_update`` where nothing changes. Raises ValueError
-    with a readable message for anything that cannot be imported."""
+NO_VIEWS = (no_update, no_update, no_update)  # gradient-check heatmap, scatter, summary
+
+
+def _csv_text(raw: bytes, name: str) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"{name} is not UTF-8 text") from None
+
+
+def _num(x: float, pct: bool = False) -> str:
+    if not np.isfinite(x):
+        return "–"
+    return f"{100 * x:.1f} %" if pct else f"{x:.4g}"
+
+
+def import_history(text: str, name: str, values: dict) -> tuple[dict, str]:
+    """The history store for a loss-history CSV and the status line."""
+    got = core_export.read_history_csv(text)
+    store = history_store(got.frame, got.run)
+    f = got.frame
+    n = len(f)
+    last = f.iloc[-1]
+    tail = f"last loss {_num(last['loss'])}"
+    if np.isfinite(last["val_acc"]):
+        tail += f", val. acc. {_num(last['val_acc'], True)}"
+    elif np.isfinite(last["train_acc"]):
+        tail += f", train acc. {_num(last['train_acc'], True)}"
+    if got.run:
+        r = got.run
+        what = f"{r['loss_function']}, λ = {session.fmt_sci(r['reg'])}"
+        if r["loss_function"] != "softmax":
+            what += f", Δ = {session.fmt_sci(r['delta'])}"
+        what += f", {r['n_train']:,} samples"
+        if r["dataset"] != values.get("dataset"):
+            what += f" of {r['dataset'][:60]}"
+    else:
+        what = f"objective not recorded: the sanity line is for the selected loss ({values.get('loss')})"
+    thinned = f", drawn as {len(store['step']):,} points" if len(store["step"]) < n else ""
+    return store, (
+        f"Loaded loss history: {n:,} step{'s' if n != 1 else ''} ({what}; {tail}{thinned}) from {name}."
+    )
+
+
+def import_gradcheck(text: str, name: str, values: dict, kinks=None) -> tuple[tuple, str]:
+    """``(heatmap, scatter, summary)`` of the gradient-check view drawn from a
+    check-table CSV, with the same builders as a computed check, and the status line."""
+    from components import breakit, gradcheck  # they import this module (png_config)
+
+    ds = session.load_dataset(session.dataset_key(values.get("dataset")))
+    shape = (ds.n_features + 1, ds.n_classes)
+    result = core_export.read_gradcheck_csv(text, shape)
+    names = [str(c) for c in ds.class_names]
+    heat = gradcheck.heatmap_figure(result, ds.image_shape, names, breakit.shows_kinks(kinks))
+    scatter = gradcheck.scatter_figure(result)
+    samples = result.extra.get("samples")
+    children = gradcheck.summary(result, samples or 0, result.h, result.method or "?")
+    checked = result.n_checked
+    total = shape[0] * shape[1]
+    how = f"{checked:,}{f' of {total:,}' if checked != total else ''} entries"
+    if samples:
+        how += f" checked on {samples:,} samples"
+    if result.method and np.isfinite(result.h):
+        how += f" · {result.method} differences, h = {session.fmt_sci(result.h)}"
+    if checked > gradcheck.SCATTER_MAX:
+        how += f" · the scatter shows {gradcheck.SCATTER_MAX:,} of them"
+    children[2] = html.P(
+        [
+            how + " · ",
+            html.B(f"imported from {name}"),
+            ": not computed from the current weights; changing a control or the weights recomputes the check.",
+        ],
+        className="caption gc-imported",
+    )
+    other = result.extra.get("dataset")
+    note = f"; checked on {str(other)[:60]}" if other and other != values.get("dataset") else ""
+    loss = f", {result.name}" if result.name else ""
+    return (heat, scatter, children), (
+        f"Loaded gradient-check table: {checked:,} entries{loss}, {result.verdict} "
+        f"(relative error {result.global_rel_error:.1e}{note}) from {name}."
+    )
+
+
+def import_upload(contents, filename, values: dict, running: bool = False, kinks=None):
+    """``(weights payload, history, {control: value}, (heatmap, scatter,
+    summary), message)`` for an uploaded file; a value is ``no_update`` where
+    nothing changes. Raises ValueError with a readable message for anything
+    that cannot be imported."""
     if running:
         raise ValueError("a training job is running: stop it first")
     name = _safe_name(filename)
@@ -245,7 +366,7 @@ def import_upload(contents, filename, values: dict, running: bool = False):
             got["W"], dataset=dataset, origin=f"imported from {name}", run=0, step=0, imported=time.time()
         )
         note = f" ({'; '.join(errors[:3])})" if errors else ""
-        return payload, None, updates, f"Imported the weights of {name}{note}."
+        return payload, None, updates, NO_VIEWS, f"Imported the weights of {name}{note}."
     if lower.endswith(".json"):
         config = core_export.config_from_json(raw)
         state, errors = lecture.state_from_config(config)
@@ -255,34 +376,61 @@ def import_upload(contents, filename, values: dict, running: bool = False):
             for k, u in zip(lecture.KEYS, lecture.control_updates(target, values), strict=True)
         }
         note = f" ({'; '.join(errors[:3])})" if errors else ""
-        return no_update, no_update, updates, f"Restored the controls of {name}{note}."
-    raise ValueError(f"{name}: expected a weights .npz or a configuration .json")
+        return no_update, no_update, updates, NO_VIEWS, f"Restored the controls of {name}{note}."
+    if lower.endswith(".csv"):
+        text = _csv_text(raw, name)
+        unchanged = {k: no_update for k in lecture.KEYS}
+        try:
+            kind = core_export.csv_kind(text)
+        except ValueError as exc:
+            raise ValueError(f"{name}: {str(exc).removeprefix('file: ')}") from None
+        if kind == "history":
+            store, message = import_history(text, name, values)
+            return no_update, store, unchanged, NO_VIEWS, message
+        views, message = import_gradcheck(text, name, values, kinks)
+        return no_update, no_update, unchanged, views, message
+    raise ValueError(
+        f"{name}: expected a weights .npz, a configuration .json, or a loss-history or gradient-check .csv"
+    )
 
 
 @dash.callback(
     Output(ids.WEIGHTS_STORE, "data", allow_duplicate=True),
     Output(ids.HISTORY_STORE, "data", allow_duplicate=True),
     *[Output(cid, "value", allow_duplicate=True) for _, cid in lecture.CONTROLS],
+    Output(ids.GC_HEATMAP, "figure", allow_duplicate=True),
+    Output(ids.GC_SCATTER, "figure", allow_duplicate=True),
+    Output(ids.GC_SUMMARY, "children", allow_duplicate=True),
     Output(ids.EXPORT_STATUS, "children", allow_duplicate=True),
     Output(ids.EXPORT_UPLOAD, "contents"),
     Input(ids.EXPORT_UPLOAD, "contents"),
     State(ids.EXPORT_UPLOAD, "filename"),
     State(ids.RUNNING_STORE, "data"),
+    State(ids.GC_KINKS, "value"),
     *lecture._STATES,
     prevent_initial_call=True,
 )
-def upload(contents, filename, running, *values):
-    """Import a weights .npz or a configuration .json (then clear the box, so the same file can come again)."""
+def upload(contents, filename, running, kinks, *values):
+    """Import a weights .npz, a configuration .json, a loss-history .csv or a
+    gradient-check .csv (then clear the box, so the same file can come again).
+    A file that cannot be imported is named in one line; the page stays as it was."""
     if not contents:
         raise PreventUpdate
     n = len(lecture.KEYS)
     try:
-        weights, history, updates, message = import_upload(
-            contents, filename, dict(zip(lecture.KEYS, values, strict=True)), bool(running)
+        weights, history, updates, views, message = import_upload(
+            contents, filename, dict(zip(lecture.KEYS, values, strict=True)), bool(running), kinks
         )
     except ValueError as exc:
-        return no_update, no_update, *([no_update] * n), status(f"Not imported: {exc}", "error"), None
-    return weights, history, *[updates[k] for k in lecture.KEYS], status(message), None
+        return (
+            no_update,
+            no_update,
+            *([no_update] * n),
+            *NO_VIEWS,
+            status(f"Not imported: {exc}", "error"),
+            None,
+        )
+    return weights, history, *[updates[k] for k in lecture.KEYS], *views, status(message), None
 
 
 # -- layout ------------------------------------------------------------------------------
@@ -309,15 +457,19 @@ def panel() -> html.Fieldset:
                     btn(
                         ids.EXPORT_HISTORY_BUTTON,
                         "Loss history .csv",
-                        "The loss and accuracy of every logged step",
+                        "The loss and accuracy of every logged step: import it to redraw the curves",
                     ),
-                    btn(ids.EXPORT_GC_BUTTON, "Check table .csv", "One row per checked entry of W"),
+                    btn(
+                        ids.EXPORT_GC_BUTTON,
+                        "Check table .csv",
+                        "One row per checked entry of W: import it to redraw the check",
+                    ),
                     btn(ids.EXPORT_CONFIG_BUTTON, "Config .json", "Every control: import it to restore them"),
                 ],
             ),
             dcc.Upload(
                 id=ids.EXPORT_UPLOAD,
-                accept=".npz,.json",
+                accept=".npz,.json,.csv",
                 max_size=MAX_UPLOAD_BYTES,
                 multiple=False,
                 className="upload",
@@ -326,8 +478,10 @@ def panel() -> html.Fieldset:
                     [
                         "Import: drop a weights ",
                         html.B(".npz"),
-                        " or a config ",
+                        ", a config ",
                         html.B(".json"),
+                        " or a history / check table ",
+                        html.B(".csv"),
                         f" here, or click ({_mb(MAX_UPLOAD_BYTES)} at most)",
                     ]
                 ),

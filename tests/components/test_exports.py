@@ -10,11 +10,12 @@ import json
 import zipfile
 
 import numpy as np
+import pandas as pd
 import pytest
 from dash import no_update
 
 import app  # noqa: F401  (registers the callbacks)
-from components import exports, ids, layout, lecture, session
+from components import analysis, curves, exports, ids, layout, lecture, session
 from core import export as core_export
 
 BUILTIN = session.DEFAULTS["dataset"]
@@ -45,7 +46,8 @@ def test_export_ui001_weights_npz_reimports_to_the_identical_W_and_controls():
     assert got["config"]["loss"] == "hinge" and got["config"]["origin"] == "trained, run 1"
     # import it into a fresh page (defaults, its own initial weights)
     fresh = page_controls()
-    payload, history, updates, message = exports.import_upload(as_upload(data), "w.npz", fresh)
+    payload, history, updates, views, message = exports.import_upload(as_upload(data), "w.npz", fresh)
+    assert views == exports.NO_VIEWS
     assert np.array_equal(session.decode_weights(payload), session.decode_weights(weights))  # bit for bit
     assert payload["dataset"] == BUILTIN and "imported" in payload["origin"] and history is None
     assert updates["loss"] == "hinge" and updates["gc_bug"] == "sign-flip"
@@ -64,7 +66,8 @@ def test_export_ui002_config_json_restores_every_control():
     config = json.loads(data["content"])
     assert config["format"] == lecture.CONFIG_FORMAT and config["seed"] == 11 and "lecture" not in config
     fresh = page_controls()
-    weights, history, updates, message = exports.import_upload(as_upload(data), "c.json", fresh)
+    weights, history, updates, views, message = exports.import_upload(as_upload(data), "c.json", fresh)
+    assert views == exports.NO_VIEWS
     assert weights is no_update and history is no_update
     restored = {k: (fresh[k] if u is no_update else u) for k, u in updates.items()}
     assert {k: v for k, v in restored.items() if k != "lecture"} == {
@@ -94,7 +97,10 @@ def test_export_ui003_history_and_check_table_csv_read_back_the_same():
     shown = page_controls()
     data, message = exports.download("history", shown, trained_weights(), history)
     frame = core_export.history_from_csv(data["content"])
-    assert list(frame.columns) == list(session.HISTORY_KEYS) and len(frame) == 30
+    # the history's columns, then the objective it was recorded under (constant columns)
+    assert list(frame.columns) == [*session.HISTORY_KEYS, *core_export.RUN_COLUMNS] and len(frame) == 30
+    assert frame["loss_function"].unique().tolist() == ["softmax"]
+    assert frame["n_train"].unique().tolist() == [5000]
     assert frame["loss"].tolist() == history["loss"] and frame["val_acc"].isna().all()
     with pytest.raises(ValueError, match="Train"):
         exports.download("history", shown, trained_weights(), None)
@@ -104,6 +110,8 @@ def test_export_ui003_history_and_check_table_csv_read_back_the_same():
     again = exports.check_table(shown, trained_weights())
     assert len(table) == 40 and np.array_equal(table["rel_error"].to_numpy(), again["rel_error"].to_numpy())
     assert data["filename"].endswith("-gradcheck.csv")
+    assert table["method"].unique().tolist() == ["central"] and table["samples"].unique().tolist() == [10]
+    assert table["verdict"].iloc[0] in ("correct", "acceptable") and table["dataset"].iloc[0] == BUILTIN
 
 
 def test_export_ui004_uploads_are_size_limited_before_decoding(monkeypatch):
@@ -132,7 +140,7 @@ def _npz(**arrays) -> str:
 def test_export_ui005_bad_files_are_refused_with_a_reason():
     fresh = page_controls()
     cases = {
-        ("x.txt", "data:text/plain;base64,aGVsbG8="): "expected a weights .npz",
+        ("x.txt", "data:text/plain;base64,aGVsbG8="): "expected a weights .npz, a configuration .json, or a",
         ("x.npz", "data:application/octet-stream;base64,bm90IGEgemlw"): "not a valid .npz",
         ("x.npz", "data:application/octet-stream;base64,@@@"): "not valid base64",
         ("x.npz", "no comma"): "not a file",
@@ -172,13 +180,13 @@ def test_export_ui005_bad_files_are_refused_with_a_reason():
 def test_export_ui006_callbacks_report_and_clear_the_upload_box():
     fresh = page_controls()
     out = exports.upload(
-        "data:text/plain;base64,aGVsbG8=", "notes.txt", False, *[fresh[k] for k in lecture.KEYS]
+        "data:text/plain;base64,aGVsbG8=", "notes.txt", False, ["show"], *[fresh[k] for k in lecture.KEYS]
     )
     assert out[0] is no_update and "Not imported" in str(out[-2]) and out[-1] is None
     data, _ = exports.download("config", page_controls(loss="hinge"), trained_weights(), None)
-    out = exports.upload(as_upload(data), "c.json", False, *[fresh[k] for k in lecture.KEYS])
+    out = exports.upload(as_upload(data), "c.json", False, ["show"], *[fresh[k] for k in lecture.KEYS])
     assert out[2 + lecture.KEYS.index("loss")] == "hinge" and out[-1] is None
-    assert len(out) == 2 + len(lecture.KEYS) + 2
+    assert len(out) == 2 + len(lecture.KEYS) + 3 + 2
     # the graphs offer a PNG download named after the view
     page = layout.serve()
     configs = {}
@@ -201,3 +209,176 @@ def test_export_ui006_callbacks_report_and_clear_the_upload_box():
     for cfg in configs.values():
         assert cfg["modeBarButtons"] == [["toImage"]] and cfg["toImageButtonOptions"]["scale"] == 2
         assert cfg["toImageButtonOptions"]["filename"].startswith("lincls-")
+
+
+# -- the CSVs re-import: a history redraws the loss curves, a check table the gradient-check view
+
+
+def trained_history(sig=None, n=120) -> dict:
+    sig = sig or [BUILTIN, 5000, "standardize", "hinge", 0.001, "half", True, 0.5]
+    return session.history_payload(
+        [
+            dict(
+                step=s,
+                epoch=s / 25,
+                lr=1e-3,
+                loss=2.3 * np.exp(-s / 40) + 0.3,
+                data_loss=2.2 * np.exp(-s / 40) + 0.25,
+                reg_loss=0.05,
+                train_acc=0.9 - 0.8 * np.exp(-s / 30),
+                val_acc=(0.88 - 0.8 * np.exp(-s / 30)) if s % 10 == 0 else float("nan"),
+            )
+            for s in range(1, n + 1)
+        ],
+        sig,
+    )
+
+
+def upload_outputs(contents, filename, controls, running=False, kinks=("show",)) -> dict:
+    """The upload callback called as Dash calls it, its outputs by name."""
+    out = exports.upload(contents, filename, running, list(kinks), *[controls[k] for k in lecture.KEYS])
+    n = len(lecture.KEYS)
+    assert len(out) == 2 + n + 5
+    return {
+        "weights": out[0],
+        "history": out[1],
+        "controls": dict(zip(lecture.KEYS, out[2 : 2 + n], strict=True)),
+        "heatmap": out[2 + n],
+        "scatter": out[3 + n],
+        "gc_summary": out[4 + n],
+        "status": out[5 + n],
+        "contents": out[6 + n],
+    }
+
+
+def views_of(controls: dict, weights: dict) -> tuple:
+    """The gradient-check view the page computes for these controls and weights."""
+    values = {
+        **{k: controls[k] for k in analysis_keys()},
+        **{k: controls[k] for k in ("gc_samples", "gc_h", "gc_method", "gc_entries", "gc_subset", "gc_bug")},
+        "train_size": controls["n_train"],
+        "test_size": controls["n_test"],
+        "gc_kinks": ["show"],
+    }
+    return analysis.compute_views(values, weights, None, True)
+
+
+def analysis_keys() -> tuple:
+    return ("dataset", "preprocessing", "loss", "delta", "reg", "reg_mode", "reg_bias")
+
+
+def test_export_ui007_history_csv_redraws_the_same_loss_curves():
+    history = trained_history()
+    shown = page_controls(loss="hinge", delta=0.5)
+    data, _ = exports.download("history", shown, trained_weights(), history)
+    fresh = page_controls()  # another page: softmax selected, no history
+    out = upload_outputs(as_upload(data), "lincls-hinge-seed0-history.csv", fresh)
+    assert out["history"] == history  # the store, objective (sig) included
+    assert out["weights"] is no_update and all(v is no_update for v in out["controls"].values())
+    assert all(out[k] is no_update for k in ("heatmap", "scatter", "gc_summary")) and out["contents"] is None
+    text = str(out["status"].children)
+    assert text.startswith("Loaded loss history: 120 steps (hinge, λ = 1e-3, Δ = 0.5, 5,000 samples;")
+    assert "last loss 0.4145, val. acc. 86.5 %" in text and "\n" not in text
+    # the curves view draws the imported store as it drew the original (the sanity line of the hinge)
+    original = curves.draw_curves(history, "hinge", 0.5, BUILTIN)
+    imported = curves.draw_curves(out["history"], fresh["loss"], fresh["delta"], BUILTIN)
+    assert imported.to_json() == original.to_json()
+    assert "(C−1)·Δ" in imported.layout.annotations[0].text
+    # exported again, it is the same file
+    again, _ = exports.download("history", fresh, trained_weights(), out["history"])
+    assert again["content"] == data["content"]
+
+
+def test_export_ui008_history_csv_without_objective_and_long_histories():
+    # a hand-made or core.train history: no run columns; the curves use the selected loss
+    frame = exports.history_frame(trained_history(n=30))
+    text = core_export.history_to_csv(frame.assign(seconds=np.arange(30) * 0.5))
+    contents = "data:text/csv;base64," + base64.b64encode(text.encode()).decode()
+    out = upload_outputs(contents, "run.csv", page_controls())
+    assert out["history"]["sig"] is None and out["history"]["step"] == list(range(1, 31))
+    assert "objective not recorded" in str(out["status"].children)
+    fig = curves.draw_curves(out["history"], "softmax", 1.0, BUILTIN)
+    assert "ln 10" in fig.layout.annotations[0].text and len(fig.data[0].x) == 30
+    # a long history is thinned as a trained one is; the last step is kept
+    steps = np.arange(1, 5001)
+    long = pd.DataFrame({"step": steps, "loss": 2.0 / np.sqrt(steps)})
+    contents = "data:text/csv;base64," + base64.b64encode(core_export.history_to_csv(long).encode()).decode()
+    out = upload_outputs(contents, "long.csv", page_controls())
+    assert len(out["history"]["step"]) <= session.HISTORY_MAX_POINTS and out["history"]["step"][-1] == 5000
+    assert "5,000 steps" in str(out["status"].children) and "drawn as" in str(out["status"].children)
+    assert session.check_history(out["history"]) is out["history"]
+
+
+@pytest.mark.parametrize("loss", ["softmax", "hinge"])
+def test_export_ui009_check_table_csv_redraws_the_same_gradient_check_view(loss):
+    weights = trained_weights(seed=7)
+    shown = page_controls(loss=loss, gc_samples=20)
+    data, _ = exports.download("gradcheck", shown, weights, None)
+    heat, scatter, summary_children, *_ = views_of(shown, weights)
+    # another page (other loss and check settings, its own weights): the imported table is drawn
+    fresh = page_controls(loss="structured-hinge", gc_h=-3.0)
+    out = upload_outputs(as_upload(data), "lincls-gradcheck.csv", fresh)
+    assert out["weights"] is no_update and out["history"] is no_update
+    assert all(v is no_update for v in out["controls"].values()) and out["contents"] is None
+    assert out["heatmap"].to_json() == heat.to_json()
+    assert out["scatter"].to_json() == scatter.to_json()
+    # the same verdict and numbers; the caption says where the check came from
+    assert str(out["gc_summary"][1]) == str(summary_children[1])
+    assert str(out["gc_summary"][0].children[0]) == str(summary_children[0].children[0])  # the badge
+    assert str(out["gc_summary"][3]) == str(summary_children[3])  # the kinks note (or none)
+    caption = str(out["gc_summary"][2])
+    assert (
+        "7,850 entries checked on 20 samples" in caption and "imported from lincls-gradcheck.csv" in caption
+    )
+    status_text = str(out["status"].children)
+    assert status_text.startswith(f"Loaded gradient-check table: 7,850 entries, {loss}, ")
+    # the kinks toggle's state is kept
+    hidden = upload_outputs(as_upload(data), "g.csv", fresh, kinks=())
+    assert hidden["heatmap"].data[2].visible is False and out["heatmap"].data[2].visible is True
+
+
+def _csv_upload(text: str | bytes) -> str:
+    raw = text if isinstance(text, bytes) else text.encode("utf-8")
+    return "data:text/csv;base64," + base64.b64encode(raw).decode()
+
+
+def _good_table() -> str:
+    return exports.download(
+        "gradcheck", page_controls(gc_entries="random", gc_subset=30), trained_weights(), None
+    )[0]["content"]
+
+
+@pytest.mark.parametrize(
+    ("make", "why"),
+    [
+        (lambda: "a,b\n1,2\n", "x.csv: columns a, b are neither a loss history"),
+        (lambda: b"step,loss\n1,\xff\n", "x.csv is not UTF-8 text"),
+        (lambda: "step,loss\n1,2\n1,3\n", "history: column 'step' must increase"),
+        (
+            lambda: "step,loss\n1,nan\n2,inf\n",
+            "history: column 'loss' must hold finite numbers (line 3: inf)",
+        ),
+        (lambda: "step,loss\n", "history: no rows"),
+        (lambda: "row,col,analytic,numeric\n1024,0,1,1\n", "the current W has shape (785, 10)"),
+        (lambda: "row,col,analytic,numeric\n0,0,1,1\n0,0,1,1\n", "entry W[0, 0] appears twice"),
+        (lambda: _good_table().replace(",central,", ",sideways,"), "method 'sideways' is not one of"),
+        (lambda: "row,col,analytic,numeric\n0,0,__import__('os'),1\n", "'analytic' must hold numbers"),
+    ],
+)
+def test_export_ui010_bad_csvs_leave_the_page_as_it_was(make, why):
+    out = upload_outputs(_csv_upload(make()), "x.csv", page_controls())
+    assert out["weights"] is no_update and out["history"] is no_update
+    assert all(v is no_update for v in out["controls"].values())
+    assert all(out[k] is no_update for k in ("heatmap", "scatter", "gc_summary"))
+    text = str(out["status"].children)
+    assert text.startswith("Not imported: ") and why in text and "\n" not in text, text
+    assert "export-error" in out["status"].className and out["contents"] is None
+
+
+def test_export_ui011_csv_import_refused_while_training_and_offered_in_the_box():
+    data, _ = exports.download("history", page_controls(), trained_weights(), trained_history())
+    out = upload_outputs(as_upload(data), "h.csv", page_controls(), running=True)
+    assert out["history"] is no_update and "stop it first" in str(out["status"].children)
+    box = exports.panel().children[2]
+    assert box.id == ids.EXPORT_UPLOAD and ".csv" in box.accept.split(",")
+    assert ".csv" in str(box.children)
