@@ -195,7 +195,7 @@ def cmd_train(args) -> int:
     config = train.TrainConfig(
         loss=args.loss, reg=args.reg, reg_mode=args.reg_mode, reg_bias=not args.no_reg_bias,
         delta=args.delta, lr=args.lr, momentum=args.momentum, batch_size=args.batch,
-        epochs=args.epochs, lr_decay=args.lr_decay, init=args.init, seed=args.seed,
+        epochs=args.epochs, lr_decay=args.lr_decay, average=args.average, init=args.init, seed=args.seed,
         log_every=args.log_every,
     )
     config.validate()
@@ -307,6 +307,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=_float(0.0, lo_open=True), default=d.epochs)
     p.add_argument("--lr-decay", type=_float(0.0, 1.0, lo_open=True), default=d.lr_decay,
                    help="multiply the learning rate by this every epoch")
+    p.add_argument("--average", type=_float(0.0), default=d.average, metavar="EPOCHS",
+                   help="report the mean of the weights over the last EPOCHS epochs (Polyak-Ruppert; 0: off)")
     p.add_argument("--init", choices=train.INITS, default=d.init)
     p.add_argument("--n-train", type=_positive_int, default=9000)
     p.add_argument("--n-val", type=_nonneg_int, default=1000)

@@ -15,6 +15,14 @@ descent) without copying it. The update is the heavy-ball one of CS231n::
 with ``lr_t = lr * lr_decay ** floor((t - 1) / decay_steps)``, ``decay_steps =
 round(decay_every * steps_per_epoch)``.
 
+Iterate averaging (Polyak-Ruppert, ``average > 0``): the model is the running
+mean of the weights after each of the last ``A = min(total, max(1,
+round(average * steps_per_epoch)))`` steps, ``W_avg = mean(W_{T-A+1}, ..., W_T)``,
+kept incrementally (``W_avg += (W_t - W_avg) / k``, one extra (D+1, C) update
+per step). The optimizer itself still steps from the last iterate; once
+averaging has begun, ``run.W``, the snapshots, the logged accuracies and the
+result are those of the average (``run.W_iterate`` is the last iterate).
+
 :func:`train_steps` streams :class:`Progress` records while it trains (a
 generator: nothing is computed before the first ``next``); :func:`train` runs
 it to the end, or until a callback asks it to stop, and returns a
@@ -73,6 +81,7 @@ class TrainConfig:
     iterations: int | None = None  # overrides epochs when set
     lr_decay: float = 1.0  # multiply lr by lr_decay ...
     decay_every: float = 1.0  # ... every decay_every epochs
+    average: float = 0.0  # average the iterates of the last `average` epochs (0: off; see module doc)
     init: str = "gaussian"
     seed: int = 0
     log_every: int = 10  # steps between Progress records
@@ -115,6 +124,7 @@ class TrainConfig:
             integer("iterations", 1)
         real("lr_decay", lo=0, hi=1, lo_open=True)
         real("decay_every", lo=0, lo_open=True)
+        real("average", lo=0)
         if self.init not in INITS:
             raise ValueError(f"init must be one of {', '.join(INITS)}, not {self.init!r}")
         integer("seed", 0)
@@ -163,7 +173,8 @@ class TrainingDiverged(RuntimeError):
     """A loss, gradient or weight became non-finite.
 
     ``step`` is the step that failed, ``W`` the last finite weights (those the
-    step started from), ``history`` the records yielded before it.
+    step started from; with averaging begun, the average of the iterates so
+    far), ``history`` the records yielded before it.
     """
 
     def __init__(self, message: str, step: int, W: np.ndarray, history: pd.DataFrame):
@@ -356,11 +367,18 @@ class TrainRun(Generator):
         self.step = 0
         self.stopped = False  # set when should_stop ended the run early
         self._W = W0 if W0 is not None else init_weights(D, C, config.init, config.seed)
+        self._W_avg: np.ndarray | None = None  # running mean of the iterates (averaging only)
         self._gen = self._run(X, y, X_val, y_val, should_stop)
 
     @property
     def W(self) -> np.ndarray:
-        """A copy of the current (always finite) weights."""
+        """A copy of the model's current (always finite) weights: the average of
+        the iterates once averaging has begun, else the last iterate."""
+        return (self._W if self._W_avg is None else self._W_avg).copy()
+
+    @property
+    def W_iterate(self) -> np.ndarray:
+        """A copy of the last SGD iterate (equal to ``W`` without averaging)."""
         return self._W.copy()
 
     @property
@@ -384,6 +402,8 @@ class TrainRun(Generator):
         per_epoch = steps_per_epoch(cfg, N)
         decay_steps = max(1, round(cfg.decay_every * per_epoch))
         total = self.n_steps
+        n_avg = min(total, max(1, round(cfg.average * per_epoch))) if cfg.average > 0 else 0
+        avg_from = total - n_avg + 1  # first step whose iterate enters the average
         seeds = np.random.SeedSequence(cfg.seed).spawn(3)
         batch_rng = np.random.default_rng(seeds[0])
         X_tr_eval, y_tr_eval = _subset(X, y, cfg.eval_max, np.random.default_rng(seeds[1]))
@@ -420,12 +440,20 @@ class TrainRun(Generator):
                         self._diverge(t, lr, "the weights")
                 W, W_next = W_next, W
                 self._W = W
+                if t >= avg_from:
+                    k = t - avg_from + 1
+                    if k == 1:
+                        self._W_avg = W.copy()
+                    else:  # running mean; the iterate is finite, so is the mean
+                        with np.errstate(all="ignore"):
+                            self._W_avg += (W - self._W_avg) / k
                 self.step = t
 
                 stop = should_stop is not None and bool(should_stop())
                 last = t == total or stop
                 snap = last or t % cfg.snapshot_every == 0
                 if last or snap or t == 1 or t % cfg.log_every == 0:
+                    M = W if self._W_avg is None else self._W_avg  # the model
                     p = Progress(
                         step=t,
                         n_steps=total,
@@ -434,9 +462,9 @@ class TrainRun(Generator):
                         loss=parts.loss,
                         data_loss=parts.data_loss,
                         reg_loss=parts.reg_loss,
-                        train_acc=_accuracy(W, X_tr_eval, y_tr_eval),
-                        val_acc=_accuracy(W, X_va_eval, y_va_eval) if X_val is not None else math.nan,
-                        W=W.copy() if snap else None,
+                        train_acc=_accuracy(M, X_tr_eval, y_tr_eval),
+                        val_acc=_accuracy(M, X_va_eval, y_va_eval) if X_val is not None else math.nan,
+                        W=M.copy() if snap else None,
                         seconds=time.perf_counter() - t0,
                     )
                     self.records.append(p)
@@ -458,7 +486,7 @@ class TrainRun(Generator):
             f"training diverged at step {step} of {self.n_steps}: {what} became non-finite "
             f"with learning rate {lr:.3g}; {hint}"
         )
-        raise TrainingDiverged(msg, step=step, W=self._W.copy(), history=self.history)
+        raise TrainingDiverged(msg, step=step, W=self.W, history=self.history)
 
 
 def train_steps(
