@@ -44,6 +44,7 @@ app = dash.Dash(
     background_callback_manager=manager,
     on_error=guard.on_error,  # the last net under any callback: a line on the page, never a traceback
 )
+app.validation_layout = page.validation_layout()  # with the sections mounted after load
 app.layout = page.serve
 server = app.server
 security.install(app)  # request-size limit, callback envelope check, security headers (CSP ...)

@@ -161,6 +161,7 @@ GC_FIX_BUTTON = "gradcheck-fix-button"  # "Fix it": back to the real gradient
 CURVES_FORMULA = "curves-formula"  # the loss and the regularization, typeset
 GC_FORMULA = "gradcheck-formula"  # the gradient and the relative error, typeset
 FORMULA_STORE = "formula-store"  # the choices to typeset, set once the page has loaded
+DEFERRED_STORE = "deferred-store"  # set once the first views are drawn: mounts the teaching sections
 EXPORT_WEIGHTS_BUTTON = "export-weights-button"
 EXPORT_HISTORY_BUTTON = "export-history-button"
 EXPORT_GC_BUTTON = "export-gradcheck-button"

@@ -20,18 +20,17 @@ from components import (  # noqa: F401  (importing the components registers thei
     breakit,
     controls,
     curves,
+    deferred,
     exports,
     formulas,
     gradcheck,
     ids,
-    inside,
     lecture,
     session,
     summary,
     templates,
     training,
 )
-from components.inspector import section as inspect_section
 from core.data import ENV_DATA
 
 
@@ -153,8 +152,10 @@ def serve() -> html.Div:
                                 ],
                             ),
                             gradcheck.layout(first["heat"], first["scatter"], first["gc_summary"]),
-                            inside.layout(),  # "Inside the gradient": step size h, loss landscape
-                            inspect_section(),  # "Inspect the classifier": examples, mistakes, softmax vs SVM, grid
+                            # "Inside the gradient" (step size h, loss landscape) and "Inspect the
+                            # classifier" (examples, mistakes, softmax vs SVM, grid): placeholders,
+                            # filled once the views above are drawn (components/deferred.py)
+                            *deferred.placeholders(),
                         ],
                     ),
                 ],
@@ -162,5 +163,20 @@ def serve() -> html.Div:
             *stores(weights, first["drawn"]),
             lecture.location(),
             formulas.store(),
+            deferred.store(),
         ],
     )
+
+
+def validation_layout() -> html.Div:
+    """Every component a callback names: the page and the sections mounted after it
+    (:mod:`components.deferred`), for Dash to check the callbacks against
+    (``app.validation_layout``). Without the figures and the stores' data: Dash
+    puts it in every page's HTML."""
+    page = html.Div([serve(), *deferred.sections()])
+    for component in page._traverse():
+        if isinstance(component, dcc.Graph):
+            component.figure = None
+        elif isinstance(component, dcc.Store):
+            component.data = None
+    return page

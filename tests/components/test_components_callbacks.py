@@ -14,7 +14,7 @@ from dash._utils import AttributeDict, to_json
 from dash.exceptions import PreventUpdate
 
 import app  # noqa: F401  (registers the callbacks; builds the layout function)
-from components import analysis, controls, curves, ids, layout, session, templates, training
+from components import analysis, controls, curves, deferred, ids, layout, session, templates, training
 from core import data as core_data
 from core.losses import LOSSES
 
@@ -384,6 +384,9 @@ def test_layout_has_every_id_once_and_serves_locally():
                 walk(child)
 
     walk(page)
+    for section in deferred.sections():  # their content, mounted in the placeholders after the first views
+        for child in section.children:
+            walk(child)
     assert len(found) == len(set(found))
     declared = {v for k, v in vars(ids).items() if k.isupper() and isinstance(v, str)}
     assert declared == set(found), declared ^ set(found)

@@ -1,0 +1,113 @@
+"""The two teaching sections below the main views, mounted once the first views are drawn.
+
+"Inside the gradient" (:mod:`components.inside`) and "Inspect the classifier"
+(:mod:`components.inspector`) are a quarter of the page's components (tabs,
+sliders, a table, two plotly graphs), and their callbacks fire as soon as they
+are on the page. In the first page they made the first views (templates,
+curves, gradient check) wait for them. So the first page carries a light
+placeholder for each, the same card with its heading and one line, in the
+same place, and the browser asks for the sections once the first views are
+drawn and it is idle (:data:`AFTER_VIEWS_JS`, as :mod:`components.formulas`
+does for MathJax). The sections' callbacks then fire as for any component
+added to the page, with the sidebar's current values.
+
+None of their controls is in the URL (:data:`components.lecture.CONTROLS`):
+they read the sidebar's controls, which are in the first page, so a link or an
+imported configuration restores them as before.
+"""
+
+from __future__ import annotations
+
+import json
+
+import dash
+from dash import Input, Output, dcc, html
+from dash.exceptions import PreventUpdate
+
+from components import ids, inside, inspector
+
+#: (section id, its class, heading, the line shown until the section is mounted, its layout)
+SECTIONS = (
+    (
+        ids.INSIDE_VIEW,
+        "card view view-wide",
+        "Inside the gradient",
+        "The step size h of the numeric check, and the loss landscape around W: loading …",
+        inside.layout,
+    ),
+    (
+        ids.INSPECT_SECTION,
+        "card view inspect",
+        "Inspect the classifier",
+        "Examples, mistakes and score maps, softmax vs SVM, grid search: loading …",
+        inspector.section,
+    ),
+)
+PLACEHOLDER_CLASS = "deferred"
+
+
+def placeholder(section_id: str) -> html.Section:
+    """The light card that holds a section's place in the first page."""
+    _, class_name, title, line, _ = next(s for s in SECTIONS if s[0] == section_id)
+    return html.Section(
+        id=section_id,
+        className=f"{class_name} {PLACEHOLDER_CLASS}",
+        children=[
+            html.Div(className="view-head", children=[html.H2(title)]),
+            html.P(line, className="caption"),
+        ],
+    )
+
+
+def placeholders() -> list[html.Section]:
+    return [placeholder(s[0]) for s in SECTIONS]
+
+
+def store() -> dcc.Store:
+    """Set by :data:`AFTER_VIEWS_JS` once the first views are drawn."""
+    return dcc.Store(id=ids.DEFERRED_STORE, storage_type="memory")
+
+
+def sections() -> list[html.Section]:
+    """The full sections, as the mount callback sends them."""
+    return [build() for *_, build in SECTIONS]
+
+
+# Resolves once the first views are drawn (or after 15 s) and the browser is
+# idle, as components.formulas.AFTER_LOAD_JS.
+AFTER_VIEWS_JS = """
+function (_id) {
+    return new Promise((resolve) => {
+        const ids = __GRAPH_IDS__;
+        const drawn = () => ids.every((id) => document.querySelector('#' + id + ' .main-svg'));
+        const idle = () => (window.requestIdleCallback ? requestIdleCallback(() => resolve(true), {timeout: 1000})
+                                                        : setTimeout(() => resolve(true), 200));
+        const t0 = Date.now();
+        const poll = () => ((drawn() || Date.now() - t0 > 15000) ? idle() : setTimeout(poll, 100));
+        poll();
+    });
+}
+""".replace(
+    "__GRAPH_IDS__", json.dumps([ids.TEMPLATES_GRAPH, ids.CURVES_GRAPH, ids.GC_HEATMAP, ids.GC_SCATTER])
+)
+
+dash.clientside_callback(
+    AFTER_VIEWS_JS,
+    Output(ids.DEFERRED_STORE, "data"),
+    Input(ids.DEFERRED_STORE, "id"),  # once, when the page mounts
+)
+
+
+@dash.callback(
+    *[Output(section_id, prop) for section_id, *_ in SECTIONS for prop in ("children", "className")],
+    Input(ids.DEFERRED_STORE, "data"),
+    prevent_initial_call=True,
+)
+def mount_sections(ready):
+    """Each section's content and class, in place of its placeholder's."""
+    if not ready:
+        raise PreventUpdate
+    out = []
+    for section in sections():
+        out += [section.children, section.className]
+    return out
