@@ -29,9 +29,9 @@ def make_manager():
             broker_connection_retry_on_startup=True,
             result_expires=3600,
         )
-        return jobs.install(jobs.celery_jobs(celery_app)), celery_app
+        return jobs.celery_jobs(celery_app), celery_app
     import diskcache
 
     folder = jobs.cache_dir()
     os.makedirs(folder, mode=0o700, exist_ok=True)  # it holds the secret that signs job handles
-    return jobs.install(jobs.DiskcacheJobs(diskcache.Cache(folder))), None
+    return jobs.DiskcacheJobs(diskcache.Cache(folder)), None

@@ -151,11 +151,11 @@ def _job_context() -> dict:
         return {}
 
 
-def limited(fn: Callable, progress: bool = True) -> Callable:
+def limited(fn: Callable, progress: bool = True, manager: _Limits | None = None) -> Callable:
     """Wrap a background job function (the manager does it for every background callback).
 
     Started by the manager, it runs only while holding a slot, writes a
-    heartbeat while it runs, and its ``set_progress`` (first argument when
+    heartbeat into ``manager``'s store while it runs (none without one), and its ``set_progress`` (first argument when
     ``progress``) raises :class:`TimeLimit` once the run is older than
     ``$LINCLS_JOB_MAX_S`` (the job's own error handling then keeps what it
     streamed). No free slot: the busy message as the result (:func:`failure_outputs`)."""
@@ -171,8 +171,10 @@ def limited(fn: Callable, progress: bool = True) -> Callable:
         if slot is None:
             return failure_outputs(context.get("outputs_list"), BUSY_MESSAGE.format(n=max_jobs()))
         stop = threading.Event()
-        beat = threading.Thread(target=_heartbeat, args=(key, stop), daemon=True, name="lincls-heartbeat")
-        beat.start()
+        if manager is not None:
+            threading.Thread(
+                target=_heartbeat, args=(manager, key, stop), daemon=True, name="lincls-heartbeat"
+            ).start()
         if progress and args:
             limit_at = time.monotonic() + max_run_s()
             set_progress = args[0]
@@ -194,9 +196,8 @@ def limited(fn: Callable, progress: bool = True) -> Callable:
     return wrapper
 
 
-def _heartbeat(key: str, stop: threading.Event) -> None:
-    manager = MANAGER
-    while manager is not None:
+def _heartbeat(manager: _Limits, key: str, stop: threading.Event) -> None:
+    while True:
         try:
             manager.store_set(f"{key}-alive", time.time())
         except Exception:  # noqa: BLE001 - a missed beat only makes the page wait
@@ -254,7 +255,10 @@ class _Limits:
         return None
 
     def make_job_fn(self, fn, progress, key=None):
-        return super().make_job_fn(limited(fn, bool(progress)), progress, key)
+        # the job writes its heartbeat through the manager that made it: in a
+        # Diskcache job process (forked from the web worker) and in a Celery
+        # worker (which builds its own manager when it imports the app) alike
+        return super().make_job_fn(limited(fn, bool(progress), self), progress, key)
 
     def call_job_fn(self, key, job_fn, args, context):
         outputs = context.get("outputs_list")
@@ -410,20 +414,10 @@ def celery_jobs(celery_app):
     return CeleryJobs(celery_app)
 
 
-MANAGER: _Limits | None = None  # the process's manager, set by components.background.make_manager
-
-
-def install(manager: _Limits) -> _Limits:
-    global MANAGER
-    MANAGER = manager
-    return manager
-
-
 __all__ = [
     "DiskcacheJobs",
     "TimeLimit",
     "celery_jobs",
-    "install",
     "limited",
     "max_jobs",
     "slots_in_use",

@@ -268,7 +268,6 @@ def test_scale007_a_run_stops_at_the_time_limit_and_keeps_what_it_streamed(monke
 
     monkeypatch.setenv(jobs.ENV_MAX_S, "1")
     monkeypatch.setenv(jobs.ENV_SLOTS, str(tmp_path))
-    monkeypatch.setattr(jobs, "MANAGER", None)
     sent = []
 
     def job(set_progress):
@@ -287,9 +286,6 @@ def test_scale007_a_run_stops_at_the_time_limit_and_keeps_what_it_streamed(monke
         contextvars.copy_context().run(run)
     assert 10 < len(sent) < 40
     assert jobs.slots_in_use(str(tmp_path), 2) == 0
-
-
-# -- Celery with Redis -------------------------------------------------------------------------------
 
 
 def test_scale008_ending_a_job_never_waits_and_reaps_this_workers_ended_jobs(monkeypatch, tmp_path):
@@ -330,6 +326,38 @@ def test_scale008_ending_a_job_never_waits_and_reaps_this_workers_ended_jobs(mon
             if proc.poll() is None:
                 proc.kill()
             proc.wait(5)
+
+
+def test_scale009_a_job_writes_its_heartbeat_through_the_manager_that_made_it(monkeypatch, tmp_path):
+    """No module global: the manager hands itself to the job it wraps (make_job_fn), and the
+    job's heartbeat goes to that manager's store while it runs."""
+    import diskcache
+    from dash._callback_context import context_value
+
+    monkeypatch.setenv(jobs.ENV_SLOTS, str(tmp_path / "slots"))
+    manager = jobs.DiskcacheJobs(diskcache.Cache(str(tmp_path / "cache")))
+    seen = []
+
+    def job(set_progress):
+        for _ in range(250):  # a bounded wait for the first beat
+            if manager.store_get("k-alive") is not None:
+                break
+            time.sleep(0.02)
+        seen.append(manager.store_get("k-alive"))
+        return "done"
+
+    def run():
+        context_value.set({jobs.CONTEXT_KEY: "k", "outputs_list": []})
+        return jobs.limited(job, True, manager)(lambda _v: None)
+
+    import contextvars
+
+    assert contextvars.copy_context().run(run) == "done"
+    assert isinstance(seen[0], float)
+    assert not hasattr(jobs, "MANAGER")
+
+
+# -- Celery with Redis -------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
