@@ -337,7 +337,7 @@ def layout() -> html.Div:
                      children=ic.message("Click a mistake above to see its score maps.")),
             dcc.Graph(id=ids.EVALUATION_SCOREMAP, figure=ic.placeholder("click a mistake"),
                       config={"displayModeBar": False}, className="graph graph-scoremap"),
-            dcc.Store(id=ids.EVALUATION_SELECTED_STORE, data=None, storage_type="memory"),
+            dcc.Store(id=ids.EVALUATION_SELECTED_STORE, storage_type="memory"),  # no data=None (layout._store)
         ],
     )
 

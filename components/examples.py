@@ -241,7 +241,7 @@ def layout() -> html.Div:
                      children=ic.message("Click an image in the table to see its score maps.")),
             dcc.Graph(id=ids.EXAMPLES_SCOREMAP, figure=ic.placeholder("click an image in the table"),
                       config={"displayModeBar": False}, className="graph graph-scoremap"),
-            dcc.Store(id=ids.EXAMPLES_SELECTED_STORE, data=None, storage_type="memory"),
+            dcc.Store(id=ids.EXAMPLES_SELECTED_STORE, storage_type="memory"),  # no data=None (layout._store)
         ],
     )
 

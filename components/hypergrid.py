@@ -290,7 +290,7 @@ def layout() -> html.Div:
                     ),
                 ],
             ),
-            dcc.Store(id=ids.HYPERGRID_STORE, data=None, storage_type="memory"),
+            dcc.Store(id=ids.HYPERGRID_STORE, storage_type="memory"),  # no data=None (layout._store)
         ],
     )
 

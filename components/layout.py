@@ -99,17 +99,27 @@ def _compute_first_views(weights: dict, d: dict) -> dict:
     return out
 
 
+def _store(component_id: str, data=None) -> dcc.Store:
+    """A memory store; an empty one carries no ``data`` at all. (A memory
+    ``dcc.Store`` mounted with ``data=None`` sets its data to ``undefined``
+    at once, which fires every callback it is an Input of, prevent_initial_call
+    or not: on each page load the curves were redrawn and the training commit
+    asked for nothing.)"""
+    if data is None:
+        return dcc.Store(id=component_id, storage_type="memory")
+    return dcc.Store(id=component_id, data=data, storage_type="memory")
+
+
 def stores(weights: dict, drawn: str | None = None) -> list:
-    memory = dict(storage_type="memory")
     return [
-        dcc.Store(id=ids.SESSION_STORE, data={"id": uuid.uuid4().hex}, **memory),
-        dcc.Store(id=ids.WEIGHTS_STORE, data=weights, **memory),
-        dcc.Store(id=ids.HISTORY_STORE, data=None, **memory),
-        dcc.Store(id=ids.LIVE_STORE, data=None, **memory),
-        dcc.Store(id=ids.RESULT_STORE, data=None, **memory),
-        dcc.Store(id=ids.RUNNING_STORE, data=False, **memory),
-        dcc.Store(id=ids.COMMITTED_STORE, data=None, **memory),
-        dcc.Store(id=ids.GC_DRAWN_STORE, data=drawn, **memory),
+        _store(ids.SESSION_STORE, {"id": uuid.uuid4().hex}),
+        _store(ids.WEIGHTS_STORE, weights),
+        _store(ids.HISTORY_STORE),
+        _store(ids.LIVE_STORE),
+        _store(ids.RESULT_STORE),
+        _store(ids.RUNNING_STORE, False),
+        _store(ids.COMMITTED_STORE),
+        _store(ids.GC_DRAWN_STORE, drawn),
     ]
 
 
@@ -177,6 +187,6 @@ def validation_layout() -> html.Div:
     for component in page._traverse():
         if isinstance(component, dcc.Graph):
             component.figure = None
-        elif isinstance(component, dcc.Store):
+        elif isinstance(component, dcc.Store) and getattr(component, "data", None) is not None:
             component.data = None
     return page

@@ -84,5 +84,17 @@ def test_deferred004_validation_layout_has_every_callback_id_and_no_figure_data(
     named = {n for n in named if not n.startswith("{")}  # pattern-matching ids are made by callbacks
     assert named <= known, named - known
     for c in app.app.validation_layout._traverse():
-        assert not (isinstance(c, dcc.Graph) and c.figure) and not (isinstance(c, dcc.Store) and c.data)
+        assert not (isinstance(c, dcc.Graph) and c.figure)
+        assert not (isinstance(c, dcc.Store) and getattr(c, "data", None))
     assert len(json.dumps(app.app.validation_layout, cls=plotly.utils.PlotlyJSONEncoder)) < 150_000
+
+
+def test_deferred005_empty_memory_stores_carry_no_data():
+    """A memory dcc.Store mounted with data=None sets its data to undefined at once, which fires every
+    callback it is an Input of (prevent_initial_call or not): an empty store must leave ``data`` out."""
+    page = html.Div([layout.serve(), *deferred.sections()])
+    stores = [c for c in page._traverse() if isinstance(c, dcc.Store)]
+    assert len(stores) >= 10
+    for store in stores:
+        props = store.to_plotly_json()["props"]
+        assert "data" not in props or props["data"] is not None, store.id
