@@ -68,12 +68,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def gunicorn_args(workers: int, threads: int) -> list[str]:
+def gunicorn_args(workers: int, threads: int, keep_alive: float | None = None) -> list[str]:
     """The server command's options (``--threads`` > 1 makes gunicorn use gthread workers)."""
-    return ["-w", str(workers), *(["--threads", str(threads)] if threads > 1 else [])]
+    return [
+        "-w",
+        str(workers),
+        *(["--threads", str(threads)] if threads > 1 else []),
+        *(["--keep-alive", f"{keep_alive:g}"] if keep_alive is not None else []),
+    ]
 
 
-def start_server(workers: int, threads: int, cache: str) -> tuple[subprocess.Popen, str]:
+def start_server(
+    workers: int, threads: int, keep_alive: float | None, cache: str
+) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {**os.environ, "LINCLS_CACHE": cache, "PYTHONPATH": str(REPO)}
     env.pop("REDIS_URL", None)
@@ -82,7 +89,7 @@ def start_server(workers: int, threads: int, cache: str) -> tuple[subprocess.Pop
             sys.executable,
             "-m",
             "gunicorn",
-            *gunicorn_args(workers, threads),
+            *gunicorn_args(workers, threads, keep_alive),
             "-b",
             f"127.0.0.1:{port}",
             "app:server",
@@ -245,7 +252,7 @@ def student(
                 else:
                     stats.error(f"train: {text[:80] or 'no result'}")
         except requests.RequestException as exc:
-            stats.error(type(exc).__name__)
+            stats.error(f"{type(exc).__name__}: {str(exc)[:160]}")
 
 
 def pct(values: list[float], q: float) -> float | None:
@@ -312,6 +319,7 @@ def run_level(
         "page p95 ms": ms(pct(stats.pages, 95)),
         "trains done": len(trains),
         "train p50 s": None if not trains else round(statistics.median(trains), 1),
+        "train p95 s": None if not trains else round(pct(trains, 95), 1),
         "trains busy": stats.busy,
         "errors": len(stats.errors),
         "RSS MB start": "/".join(map(str, rss_start.values())),
@@ -341,6 +349,12 @@ def main(argv=None) -> int:
         default=1,
         help="threads per worker (> 1: gunicorn's gthread workers; default 1)",
     )
+    p.add_argument(
+        "--keep-alive",
+        type=float,
+        default=None,
+        help="gunicorn --keep-alive seconds (gthread; 0: a connection per request as sync workers do)",
+    )
     p.add_argument("--url", default=None, help="a server already running on this machine (loopback only)")
     p.add_argument("--no-assets", action="store_true", help="do not fetch the page's scripts on page load")
     p.add_argument("--train-share", type=float, default=0.2, help="share of actions that train (default 0.2)")
@@ -357,7 +371,7 @@ def main(argv=None) -> int:
         url, master = args.url.rstrip("/"), None
     else:
         cache = tempfile.mkdtemp(prefix="lincls-bench-load-")
-        proc, url = start_server(args.workers, args.threads, cache)
+        proc, url = start_server(args.workers, args.threads, args.keep_alive, cache)
         master = proc.pid
     rows = []
     try:
@@ -384,7 +398,7 @@ def main(argv=None) -> int:
     meta = {
         **machine_info(),
         "server": (
-            f"gunicorn {' '.join(gunicorn_args(args.workers, args.threads))} app:server "
+            f"gunicorn {' '.join(gunicorn_args(args.workers, args.threads, args.keep_alive))} app:server "
             f"({'gthread' if args.threads > 1 else 'sync'} workers), Diskcache jobs, "
             f"LINCLS_MAX_JOBS={os.environ.get('LINCLS_MAX_JOBS') or 'default'}"
             if proc
