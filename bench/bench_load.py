@@ -17,10 +17,17 @@ time.
 Reported per level: latency p50 / p95 of control changes (the round trip of
 the callback that recomputes loss, gradient and check) and of all callback
 requests, page loads, training runs (done / told "busy"), the error count
-(any status other than 200/204, a timeout, a refused connection, an error
-message that is not "busy"), and each gunicorn worker's memory (RSS) after
-the first minute and at the end of the level. The load generator shares the
-machine's cores with the server (printed with the load average).
+(any status other than 200/204, a timeout, a refused or reset connection,
+an error message that is not "busy"), each gunicorn worker's memory (RSS:
+at the start, after the first minute, its peak sampled every second, at the
+end, and the largest growth from the first minute to the end), and the
+server's and this client's CPU share. The load generator shares the
+machine's cores with the server; the load average is printed before, at
+most and after each level.
+
+``--threads N`` runs gthread workers (N threads each); add ``--keep-alive 0``
+with them: gthread resets some reused keep-alive connections under load
+(gunicorn issue #1698), which the client counts as errors.
 """
 
 from __future__ import annotations
@@ -290,12 +297,16 @@ def run_level(
         t.start()
     rss_start = worker_rss_mb(master)
     rss_1min: dict[int, float] = {}
+    rss_peak: dict[int, float] = dict(rss_start)
     load: list[float] = []
     while any(t.is_alive() for t in threads) and time.time() < stop_at + 120:
         time.sleep(1.0)
         load.append(os.getloadavg()[0])
+        now_rss = worker_rss_mb(master)
+        for pid, mb in now_rss.items():
+            rss_peak[pid] = max(mb, rss_peak.get(pid, 0.0))
         if master and not rss_1min and time.time() - start >= 60:
-            rss_1min = worker_rss_mb(master)
+            rss_1min = now_rss
     for t in threads:
         t.join(timeout=1)
     stuck = sum(t.is_alive() for t in threads)
@@ -325,6 +336,7 @@ def run_level(
         "RSS MB start": "/".join(map(str, rss_start.values())),
         "RSS MB 1 min": "/".join(map(str, rss_1min.values())),
         "RSS MB end": "/".join(map(str, rss_end.values())),
+        "RSS MB peak": "/".join(str(rss_peak[pid]) for pid in rss_end if pid in rss_peak),
         "RSS growth after 1 min MB": growth,
         "server CPU %": round(100 * (server_cpu_s(master) - cpu0) / elapsed) if master else None,
         "client CPU %": round(100 * ((me1.user + me1.system) - (me0.user + me0.system)) / elapsed),
