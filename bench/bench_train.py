@@ -25,9 +25,10 @@ median over that one time. ``core.train`` runs its steps with one BLAS thread
 50,000 training images and a stratified validation split of 10,000 carved
 from the 60,000 (``prepare(..., n_val=10000, sampling="stratified", seed=0)``),
 a grid over preprocessing x learning rate x regularization x schedule per loss
-(for the hinge also iterate averaging and batch size / momentum, see
-:data:`TUNE_GRIDS`); the cell with the best validation accuracy wins (ties:
-fewer epochs, then the earlier cell). The test images are read only by the
+(for the hinge also iterate averaging, batch size / momentum and the
+cosine and 1/t learning-rate schedules, see :data:`TUNE_GRIDS`); the cell
+with the best validation accuracy wins (ties: fewer epochs, then the earlier
+cell). The test images are read only by the
 default run, once per fitted model, after every setting is fixed.
 """
 
@@ -62,14 +63,21 @@ GOALS = {  # loss -> (reference method, min test accuracy, max time ratio)
 # scale, three regularizations, two step schedules, batch 200 with momentum 0.9.
 # The hinge's second block adds iterate averaging over the last epochs
 # (TrainConfig.average) and two other batch/momentum pairs (learning rates
-# scaled to keep the effective step lr / (1 - momentum) in range).
+# scaled to keep the effective step lr / (1 - momentum) in range). Its last
+# blocks replace the step decay by the smooth schedules of TrainConfig.schedule
+# (cosine to 0, 1/t halving every epoch; lr_decay unused there), over 10 epochs
+# and over 30 with a longer averaging window: none beat the step-decay cell
+# (validation 92.1-92.25 % against 92.35 %).
 TUNE_REGS = [1e-5, 1e-4, 1e-3]
 TUNE_SCHEDULES = [(10, 0.7, 0.0), (20, 0.8, 0.0)]  # (epochs, lr_decay per epoch, average epochs)
 TUNE_AVG_SCHEDULES = [(10, 0.7, 3.0), (20, 0.8, 5.0)]
 
 
-def _block(mode, lrs, regs=TUNE_REGS, schedules=TUNE_SCHEDULES, batch=200, momentum=0.9):
-    return dict(mode=mode, lrs=lrs, regs=regs, schedules=schedules, batch=batch, momentum=momentum)
+def _block(mode, lrs, regs=TUNE_REGS, schedules=TUNE_SCHEDULES, batch=200, momentum=0.9, **extra):
+    """``extra``: further TrainConfig fields of every cell (e.g. ``schedule="cosine"``)."""
+    return dict(
+        mode=mode, lrs=lrs, regs=regs, schedules=schedules, batch=batch, momentum=momentum, extra=extra
+    )
 
 
 TUNE_GRIDS = {
@@ -85,6 +93,8 @@ TUNE_GRIDS = {
                 (50, 0.9, [0.003, 0.01, 0.03]),
             ]
         ),
+        _block("scale", [0.03, 0.1], [1e-3], [(10, 1.0, 3.0), (30, 1.0, 10.0)], schedule="cosine"),
+        _block("scale", [0.1], [1e-3], [(10, 1.0, 3.0), (30, 1.0, 15.0)], schedule="inverse"),
     ],
 }
 
@@ -149,10 +159,15 @@ def fit_ours(cfg: TrainConfig, X, y, Xt, yt, repeats: int) -> dict:
 
 
 def config_text(cfg: TrainConfig) -> str:
+    if cfg.schedule == "cosine":
+        sched = f"cosine to {cfg.lr_final:g}*lr"
+    elif cfg.schedule == "inverse":
+        sched = f"lr/(1+t/t0), t0={cfg.decay_every:g} epochs"
+    else:
+        sched = f"decay={cfg.lr_decay:g}/epoch"
     return (
         f"lr={cfg.lr:g} reg={cfg.reg:g} mom={cfg.momentum:g} batch={cfg.batch_size} "
-        f"epochs={cfg.epochs:g} decay={cfg.lr_decay:g}/epoch"
-        + (f" average=last {cfg.average:g} epochs" if cfg.average else "")
+        f"epochs={cfg.epochs:g} {sched}" + (f" average=last {cfg.average:g} epochs" if cfg.average else "")
     )
 
 
@@ -261,6 +276,7 @@ def run_tune(args) -> tuple[list[dict], dict]:
                     average=average,
                     batch_size=block["batch"],
                     momentum=block["momentum"],
+                    **block["extra"],
                 )
                 for done, total, r in grid_search_steps(
                     p.X_train, p.y_train, p.X_val, p.y_val, block["lrs"], block["regs"], base
@@ -271,6 +287,7 @@ def run_tune(args) -> tuple[list[dict], dict]:
                         "batch": block["batch"],
                         "momentum": block["momentum"],
                         "epochs": epochs,
+                        "schedule": base.schedule,
                         "decay": decay,
                         "average": average,
                         "lr": r["lr"],
@@ -282,7 +299,7 @@ def run_tune(args) -> tuple[list[dict], dict]:
                     }
                     rows.append(row)
                     print(
-                        f"... {loss} {mode} b{block['batch']} m{block['momentum']:g} {epochs}ep "
+                        f"... {loss} {mode} b{block['batch']} m{block['momentum']:g} {epochs}ep {base.schedule} "
                         f"avg{average:g} {done}/{total}: lr={r['lr']:g} reg={r['reg']:g} "
                         f"val={100 * r['val_acc']:.2f}%",
                         file=sys.stderr,
@@ -297,7 +314,7 @@ def run_tune(args) -> tuple[list[dict], dict]:
         best[loss] = min((r for r in cands if round(r["val_acc_%"], 2) == top), key=lambda r: r["epochs"])
         best[loss]["best"] = True
     meta = machine_info()
-    fields = ("mode", "batch", "momentum", "epochs", "decay", "average", "lr", "reg", "val_acc_%")
+    fields = ("mode", "batch", "momentum", "epochs", "schedule", "decay", "average", "lr", "reg", "val_acc_%")
     meta.update(
         split="50,000 train / 10,000 stratified validation from the 60,000 training images (seed 0)",
         chosen={k: {f: v[f] for f in fields} for k, v in best.items()},
