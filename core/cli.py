@@ -195,7 +195,8 @@ def cmd_train(args) -> int:
     config = train.TrainConfig(
         loss=args.loss, reg=args.reg, reg_mode=args.reg_mode, reg_bias=not args.no_reg_bias,
         delta=args.delta, lr=args.lr, momentum=args.momentum, batch_size=args.batch,
-        epochs=args.epochs, lr_decay=args.lr_decay, average=args.average, init=args.init, seed=args.seed,
+        epochs=args.epochs, lr_decay=args.lr_decay, decay_every=args.decay_every, schedule=args.schedule,
+        lr_final=args.lr_final, average=args.average, init=args.init, seed=args.seed,
         log_every=args.log_every,
     )
     config.validate()
@@ -306,7 +307,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=_positive_int, default=d.batch_size, help="minibatch size")
     p.add_argument("--epochs", type=_float(0.0, lo_open=True), default=d.epochs)
     p.add_argument("--lr-decay", type=_float(0.0, 1.0, lo_open=True), default=d.lr_decay,
-                   help="multiply the learning rate by this every epoch")
+                   help="step schedule: multiply the learning rate by this every --decay-every epochs")
+    p.add_argument("--decay-every", type=_float(0.0, lo_open=True), default=d.decay_every, metavar="EPOCHS",
+                   help="step: epochs between decays; inverse: epochs until the rate has halved")
+    p.add_argument("--schedule", choices=train.SCHEDULES, default=d.schedule,
+                   help="learning-rate schedule: step decay, inverse (lr/(1+t/t0)) or cosine")
+    p.add_argument("--lr-final", type=_float(0.0, 1.0), default=d.lr_final,
+                   help="cosine: the last step's rate as a fraction of --lr")
     p.add_argument("--average", type=_float(0.0), default=d.average, metavar="EPOCHS",
                    help="report the mean of the weights over the last EPOCHS epochs (Polyak-Ruppert; 0: off)")
     p.add_argument("--init", choices=train.INITS, default=d.init)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 
 import numpy as np
@@ -110,3 +111,23 @@ def test_sched005_seeded_bit_for_bit(schedule):
 def test_sched006_validate_names_the_field(field, value):
     with pytest.raises(ValueError, match=field):
         dataclasses.replace(TrainConfig(), **{field: value}).validate()
+
+
+def test_sched007_cli_flags_reach_the_schedule(tmp_path, capsys):
+    from core.cli import main as cli_main
+
+    argv = ["train", "--loss", "hinge", "--lr", "0.01", "--n-train", "300", "--n-val", "0", "--n-test", "100",
+            "--epochs", "3", "--batch", "50", "--json", "--save"]
+    runs = {}
+    for name, extra in [("step", []), ("cosine", ["--schedule", "cosine", "--lr-final", "0.1"]),
+                        ("inverse", ["--schedule", "inverse", "--decay-every", "0.5"])]:
+        assert cli_main(argv + [str(tmp_path / f"{name}.npz")] + extra) == 0
+        assert json.loads(capsys.readouterr().out)["stopped"] == "finished"
+        with np.load(tmp_path / f"{name}.npz") as f:
+            runs[name] = f["W"]
+    assert not np.array_equal(runs["step"], runs["cosine"])
+    assert not np.array_equal(runs["step"], runs["inverse"])
+    for bad in (["--schedule", "linear"], ["--lr-final", "2"], ["--decay-every", "0"]):
+        assert cli_main(["train"] + bad) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and bad[0].lstrip("-").split("-")[0] in err[0]
