@@ -27,6 +27,7 @@ from core.train import (
     train,
     train_steps,
 )
+from tests.core.synthetic import blobs
 
 ALL_LOSSES = list(LOSSES)
 REG_OPTIONS = [(mode, bias) for mode in REG_MODES for bias in (True, False)]
@@ -38,14 +39,6 @@ LR = {"softmax": 0.01, "hinge": 0.003, "ova-hinge": 0.003, "structured-hinge": 0
 def sample():
     """The built-in MNIST sample, per-sample standardized: 10,000 train / 2,000 test."""
     return data.prepare(data.load_builtin(), 10000, 2000, mode="standardize")
-
-
-def blobs(n=300, d=5, c=3, seed=0, spread=3.0):
-    rng = np.random.default_rng(seed)
-    centers = rng.normal(scale=spread, size=(c, d))
-    y = rng.integers(0, c, n)
-    X = centers[y] + rng.normal(size=(n, d))
-    return X, y.astype(np.int64)
 
 
 def quiet(fn, *args, **kwargs):

@@ -14,14 +14,7 @@ from core.cli import main as cli_main
 from core.losses import loss_parts
 from core.metrics import accuracy
 from core.train import TrainConfig, TrainingDiverged, init_weights, train, train_steps
-
-
-def blobs(n=300, d=5, c=3, seed=0, spread=3.0):
-    rng = np.random.default_rng(seed)
-    centers = rng.normal(scale=spread, size=(c, d))
-    y = rng.integers(0, c, n)
-    X = centers[y] + rng.normal(size=(n, d))
-    return X, y.astype(np.int64)
+from tests.core.synthetic import blobs
 
 
 def iterates(X, y, cfg: TrainConfig, steps: int) -> list[np.ndarray]:

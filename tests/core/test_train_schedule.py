@@ -11,14 +11,7 @@ import pytest
 
 from core.losses import loss_parts
 from core.train import SCHEDULES, TrainConfig, init_weights, learning_rate, train
-
-
-def blobs(n=300, d=5, c=3, seed=0, spread=3.0):
-    rng = np.random.default_rng(seed)
-    centers = rng.normal(scale=spread, size=(c, d))
-    y = rng.integers(0, c, n)
-    X = centers[y] + rng.normal(size=(n, d))
-    return X, y.astype(np.int64)
+from tests.core.synthetic import blobs
 
 
 def by_hand(X, y, cfg: TrainConfig, lrs) -> np.ndarray:
