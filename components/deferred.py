@@ -18,13 +18,11 @@ imported configuration restores them as before.
 
 from __future__ import annotations
 
-import json
-
 import dash
 from dash import Input, Output, dcc, html
 from dash.exceptions import PreventUpdate
 
-from components import ids, inside, inspector
+from components import firstviews, ids, inside, inspector
 
 #: (section id, its class, heading, the line shown until the section is mounted, its layout)
 SECTIONS = (
@@ -73,23 +71,12 @@ def sections() -> list[html.Section]:
     return [build() for *_, build in SECTIONS]
 
 
-# Resolves once the first views are drawn (or after 15 s) and the browser is
-# idle, as components.formulas.AFTER_LOAD_JS.
+# Resolves once the first views are drawn and the browser is idle (components.firstviews).
 AFTER_VIEWS_JS = """
 function (_id) {
-    return new Promise((resolve) => {
-        const ids = __GRAPH_IDS__;
-        const drawn = () => ids.every((id) => document.querySelector('#' + id + ' .main-svg'));
-        const idle = () => (window.requestIdleCallback ? requestIdleCallback(() => resolve(true), {timeout: 1000})
-                                                        : setTimeout(() => resolve(true), 200));
-        const t0 = Date.now();
-        const poll = () => ((drawn() || Date.now() - t0 > 15000) ? idle() : setTimeout(poll, 100));
-        poll();
-    });
+    return __WHEN_DRAWN__;
 }
-""".replace(
-    "__GRAPH_IDS__", json.dumps([ids.TEMPLATES_GRAPH, ids.CURVES_GRAPH, ids.GC_HEATMAP, ids.GC_SCATTER])
-)
+""".replace("__WHEN_DRAWN__", firstviews.WHEN_DRAWN_JS)
 
 dash.clientside_callback(
     AFTER_VIEWS_JS,

@@ -15,12 +15,10 @@ for only once the first views are drawn and it is idle
 
 from __future__ import annotations
 
-import json
-
 import dash
 from dash import Input, Output, dcc, html
 
-from components import ids
+from components import firstviews, ids
 from core.losses import LOSSES
 
 # -- the formulas (LaTeX), short enough to read from the back of the room --------
@@ -101,26 +99,13 @@ def slot(component_id: str) -> html.Div:
     return html.Div(id=component_id, className="view-formula", **{"aria-live": "off"})
 
 
-# Resolves once the first views are drawn (or after 15 s) and the browser is
-# idle: the 2 MB MathJax chunk is requested only then, after everything the
-# first page needs. (window "load" alone is too early: Dash draws the graphs
-# after it, from chunks it loads itself.)
+# The 2 MB MathJax chunk is requested only once the first views are drawn
+# (components.firstviews), after everything the first page needs.
 AFTER_LOAD_JS = """
 function (loss, regMode, regBias, method) {
-    const ready = window.__linclsFormulasReady || (window.__linclsFormulasReady = new Promise((resolve) => {
-        const ids = __GRAPH_IDS__;
-        const drawn = () => ids.every((id) => document.querySelector('#' + id + ' .main-svg'));
-        const idle = () => (window.requestIdleCallback ? requestIdleCallback(resolve, {timeout: 2000})
-                                                        : setTimeout(resolve, 300));
-        const t0 = Date.now();
-        const poll = () => ((drawn() || Date.now() - t0 > 15000) ? idle() : setTimeout(poll, 150));
-        poll();
-    }));
-    return ready.then(() => [loss, regMode, regBias, method]);
+    return __WHEN_DRAWN__.then(() => [loss, regMode, regBias, method]);
 }
-""".replace(
-    "__GRAPH_IDS__", json.dumps([ids.TEMPLATES_GRAPH, ids.CURVES_GRAPH, ids.GC_HEATMAP, ids.GC_SCATTER])
-)
+""".replace("__WHEN_DRAWN__", firstviews.WHEN_DRAWN_JS)
 
 
 def store() -> dcc.Store:
