@@ -372,8 +372,8 @@ class DiskcacheJobs(_Limits, DiskcacheManager):
         Dash's version waits up to a second for the process to disappear, inside a
         Diskcache transaction: a finished job started by another worker stays a
         zombie until that worker reaps it, so every finished job cost the polling
-        worker a second and held the cache's write lock for it (measured: control
-        changes at p95 > 2 s with 50 students training now and then). Here a
+        worker a second and held the cache's write lock for it, stalling every
+        other request that touches the cache meanwhile. Here a
         running job is killed (with its children) and nothing waits; this
         worker's own ended jobs are reaped on the way (``active_children``
         polls each without blocking), another worker's are left to it."""
