@@ -22,7 +22,6 @@ State flow (all per browser session, nothing in module globals):
 from __future__ import annotations
 
 import math
-import os
 import time
 import traceback
 
@@ -30,7 +29,7 @@ import dash
 from dash import Input, Output, State, no_update
 from dash.exceptions import PreventUpdate
 
-from components import curves, guard, ids, session, templates
+from components import curves, guard, ids, jobs, session, templates
 from components.analysis import alert
 from core.train import INITS, TrainConfig, TrainingDiverged, train_steps
 
@@ -71,19 +70,11 @@ def train_config(
     return cfg
 
 
-JOB_NICENESS = 10
-
-
 def _lower_priority() -> None:
-    """Run the job below the web server and the browser: on a small machine a job
-    at full speed would otherwise starve the page it is meant to animate. Sets
-    (does not add to) the niceness, so a reused Celery worker stays at 10."""
-    try:
-        current = os.getpriority(os.PRIO_PROCESS, 0)
-        if current < JOB_NICENESS:
-            os.setpriority(os.PRIO_PROCESS, 0, JOB_NICENESS)
-    except (AttributeError, OSError):  # not on this platform, or not allowed
-        pass
+    """Run the job below the web server and the browser, at nice ``$LINCLS_JOB_NICE``
+    (:func:`components.jobs.lower_priority`): on a small machine a job at full speed
+    would otherwise starve the page it is meant to animate."""
+    jobs.lower_priority()
 
 
 def status_text(p, offset: int = 0) -> str:
@@ -272,7 +263,34 @@ def train_job(
     else:
         text = "Diverged: see the message on the page."
     final = emit(final=True, text=text)
+    # The last progress message can be lost: Dash's poll reads the progress,
+    # the job then writes its final progress and its result, and the same poll
+    # reads the result and clears the unread progress. The result carries the
+    # final status too, and :func:`show_final_status` shows it.
+    final["status"] = {"text": text, "done": str(records[-1].step if records else 0)}
     return final, message
+
+
+def final_status(result) -> tuple[str, str, str]:
+    """Status line and a full progress bar for a finished run's result snapshot."""
+    status = result.get("status") if isinstance(result, dict) else None
+    if not (isinstance(status, dict) and isinstance(status.get("text"), str)):
+        raise PreventUpdate
+    done = session._int(status.get("done"), "steps done", 0, 10**9)
+    return status["text"][:300], str(done), str(max(done, 1))
+
+
+@dash.callback(
+    Output(ids.TRAIN_STATUS, "children", allow_duplicate=True),
+    Output(ids.TRAIN_PROGRESS, "value", allow_duplicate=True),
+    Output(ids.TRAIN_PROGRESS, "max", allow_duplicate=True),
+    Input(ids.RESULT_STORE, "data"),
+    prevent_initial_call=True,
+)
+@guard.guarded(outputs=3)
+def show_final_status(result):
+    """A finished run's status from its result (its last progress message may never arrive)."""
+    return final_status(result)
 
 
 @dash.callback(

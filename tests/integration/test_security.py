@@ -117,7 +117,7 @@ def _largest_commit_body(client: DashClient) -> dict:
         ),
         "history": hist,
     }
-    cb = client.callback(trigger=f"{ids.RESULT_STORE}.data")
+    cb = client.callback(trigger=f"{ids.RESULT_STORE}.data", contains=ids.COMMITTED_STORE)
     return client.body(
         cb,
         [f"{ids.RESULT_STORE}.data"],
