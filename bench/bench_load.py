@@ -10,7 +10,10 @@ changes a control (loss, regularization, step h, preprocessing, training
 samples; 80 %) or trains a short run (20 %). Requests are built as the
 renderer builds them (``bench/dash_client.py``): a control change runs every
 server-side callback that control is an input of; a training run is polled
-until it answers. The server is started here (an isolated job cache, default
+until it answers, then the page's follow-ups are sent (commit, final status,
+and every view on the page redrawn for the new weights). The teaching sections
+that the page mounts after its first views (``components/deferred.py``) are
+not simulated: neither their first draw nor their redraws after a run. The server is started here (an isolated job cache, default
 ``LINCLS_MAX_JOBS``), on loopback only; everything is bounded in count and
 time.
 
@@ -256,10 +259,49 @@ def student(
                         stats.busy += 1
                 elif ids.RESULT_STORE in resp:
                     stats.add("trains", time.perf_counter() - t0)
+                    for reply in after_training(c):
+                        stats.add("requests", reply.seconds)
+                        if reply.status not in (200, 204):
+                            stats.error(f"after training: HTTP {reply.status}")
                 else:
                     stats.error(f"train: {text[:80] or 'no result'}")
         except requests.RequestException as exc:
             stats.error(f"{type(exc).__name__}: {str(exc)[:160]}")
+
+
+def _on_page(c: DashClient, cb) -> bool:
+    """Whether every output of ``cb`` is in the page's layout (not in a deferred section)."""
+    present = {k.split(".", 1)[0] for k in c.props}
+    return all(o["id"] in present for o in cb.outputs if isinstance(o.get("id"), str))
+
+
+def after_training(c: DashClient) -> list:
+    """What the page sends once a run's result has arrived: the result and the running
+    flag's fall trigger the commit and the final status; the committed weights then
+    redraw every view that shows them (on the page, not in a deferred section)."""
+    done = {
+        f"{ids.RUNNING_STORE}.data": False,
+        f"{ids.RESULT_STORE}.data": c.props.get(f"{ids.RESULT_STORE}.data"),
+    }
+    replies = c.set(done)
+    answered = {
+        f"{cid}.{prop}"
+        for r in replies
+        if r.status == 200 and r.data
+        for cid, props in (r.data.get("response") or {}).items()
+        for prop in props or {}
+    }
+    committed = [k for k in (f"{ids.WEIGHTS_STORE}.data", f"{ids.HISTORY_STORE}.data") if k in answered]
+    if not committed:
+        return replies
+    for cb in c.callbacks:
+        changed = [k for k in committed if k in cb.input_ids]
+        if changed and not cb.background and not cb.clientside and _on_page(c, cb):
+            r = c.post_raw(c.body(cb, changed))
+            if r.status == 200:
+                c.apply(cb, r.data)
+            replies.append(r)
+    return replies
 
 
 def pct(values: list[float], q: float) -> float | None:
