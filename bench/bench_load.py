@@ -13,9 +13,9 @@ server-side callback that control is an input of; a training run is polled
 until it answers, then the page's follow-ups are sent (commit, final status,
 and every view on the page redrawn for the new weights). The teaching sections
 that the page mounts after its first views (``components/deferred.py``) are
-not simulated: neither their first draw nor their redraws after a run. The server is started here (an isolated job cache, default
-``LINCLS_MAX_JOBS``), on loopback only; everything is bounded in count and
-time.
+not simulated: neither their first draw nor their redraws after a run. The
+server is started here (an isolated job cache, default ``LINCLS_MAX_JOBS``),
+on loopback only; everything is bounded in count and time.
 
 Reported per level: latency p50 / p95 of control changes (the round trip of
 the callback that recomputes loss, gradient and check) and of all callback
