@@ -231,6 +231,11 @@ def _heartbeat(manager: _Limits, key: str, stop: threading.Event) -> None:
 # -- the web side: managers ------------------------------------------------------------------
 
 
+def _job_key(job) -> str:
+    """The store key that maps a started job's handle to its result key."""
+    return f"lincls-job-{job}"
+
+
 def _is_alert(o) -> bool:
     return (
         isinstance(o, dict)
@@ -292,25 +297,27 @@ class _Limits:
         self.store_delete(f"{key}-alive")
         context = dict(context)
         context[CONTEXT_KEY] = key
-        return super().call_job_fn(key, job_fn, args, context)
+        job = super().call_job_fn(key, job_fn, args, context)
+        self.store_set(_job_key(job), key)
+        return job
 
     def get_result(self, key, job):
         result = super().get_result(key, job)
         if result is not self.UNDEFINED:
-            self._forget(key)
+            self._forget(key, job)
             return result
         why = self._lost(key, job)
         if why is None:
             return self.UNDEFINED
         result = super().get_result(key, job)  # it may have finished just now
         if result is not self.UNDEFINED:
-            self._forget(key)
+            self._forget(key, job)
             return result
         meta = self.store_get(f"{key}-meta") or {}
         log.warning("training job %s lost: %s", job, why)
         with contextlib.suppress(Exception):
             self.terminate_job(job)
-        self._forget(key)
+        self._forget(key, job)
         return failure_outputs(meta.get("outputs"), LOST_MESSAGE.format(why=why))
 
     def _lost(self, key, job) -> str | None:
@@ -328,15 +335,28 @@ class _Limits:
             return f"it did not start within {now - float(meta['t']):.0f} s"
         return None
 
-    def _forget(self, key) -> None:
-        for suffix in ("-meta", "-alive"):
+    def _forget(self, key, job=None) -> None:
+        for name in (f"{key}-meta", f"{key}-alive", *([_job_key(job)] if job is not None else [])):
             with contextlib.suppress(Exception):
-                self.store_delete(f"{key}{suffix}")
+                self.store_delete(name)
 
     def job_running(self, job):
+        """Running, or ended with a result nobody has collected yet.
+
+        Dash asks this right after :meth:`get_result` found no result, and
+        answers "cancelled" (204, the page stops polling, the result is
+        lost) when it is False. A job that writes its result and ends
+        between the two questions would be lost that way; counted as
+        running, the page polls once more and collects the result."""
         if str(job) == BUSY_JOB:
             return False
-        return super().job_running(job)
+        if super().job_running(job):
+            return True
+        try:
+            key = self.store_get(_job_key(job))
+            return bool(key) and bool(self.result_ready(key))
+        except Exception:  # noqa: BLE001 - a store hiccup: answer as Dash would
+            return False
 
     def terminate_job(self, job):
         if job is None or str(job) == BUSY_JOB:

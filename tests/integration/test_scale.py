@@ -328,6 +328,38 @@ def test_scale008_ending_a_job_never_waits_and_reaps_this_workers_ended_jobs(mon
             proc.wait(5)
 
 
+def _double(x):
+    return 2 * x
+
+
+def test_scale013_a_job_that_ends_between_two_looks_still_hands_over_its_result(monkeypatch, tmp_path):
+    """Dash asks for the result, then whether the job runs, and takes "not running and no
+    result" as a cancelled job (204: the page stops polling). A job that writes its result
+    and ends between the two looks counts as running until its result is collected, so the
+    next poll gets it; after that, and for a job that ended without a result, it does not."""
+    import diskcache
+
+    monkeypatch.setenv(jobs.ENV_SLOTS, str(tmp_path / "slots"))
+    manager = jobs.DiskcacheJobs(diskcache.Cache(str(tmp_path / "cache")))
+    job = manager.call_job_fn("k", manager.make_job_fn(_double, False), [21], {"outputs_list": []})
+    proc = psutil.Process(int(job))
+    for _ in range(500):  # bounded: the job ends (a zombie until reaped) with its result written
+        if proc.status() == psutil.STATUS_ZOMBIE and manager.result_ready("k"):
+            break
+        time.sleep(0.02)
+    assert proc.status() == psutil.STATUS_ZOMBIE and manager.result_ready("k")
+    assert manager.job_running(job)  # the second look: not "cancelled"
+    assert manager.get_result("k", job) == 42  # the next poll
+    assert not manager.job_running(job)
+    gone = manager.call_job_fn("g", manager.make_job_fn(os._exit, False), [0], {"outputs_list": []})
+    for _ in range(500):
+        if not psutil.pid_exists(int(gone)) or psutil.Process(int(gone)).status() == psutil.STATUS_ZOMBIE:
+            break
+        time.sleep(0.02)
+    assert not manager.result_ready("g") and not manager.job_running(gone)
+    assert not manager.job_running(jobs.BUSY_JOB)
+
+
 def test_scale009_a_job_runs_at_low_priority_and_beats_through_the_manager_that_made_it(
     monkeypatch, tmp_path
 ):
