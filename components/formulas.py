@@ -102,8 +102,10 @@ def slot(component_id: str) -> html.Div:
 # The 2 MB MathJax chunk is requested only once the first views are drawn
 # (components.firstviews), after everything the first page needs.
 AFTER_LOAD_JS = """
-function (loss, regMode, regBias, method) {
-    return __WHEN_DRAWN__.then(() => [loss, regMode, regBias, method]);
+function (loss, regMode, regBias, method, history) {
+    const trained = history && Array.isArray(history.sig) && Array.isArray(history.step)
+        && history.step.length ? history.sig : null;
+    return __WHEN_DRAWN__.then(() => [loss, regMode, regBias, method, trained]);
 }
 """.replace("__WHEN_DRAWN__", firstviews.WHEN_DRAWN_JS)
 
@@ -120,6 +122,7 @@ dash.clientside_callback(
     Input(ids.REG_MODE, "value"),
     Input(ids.REG_BIAS, "value"),
     Input(ids.GC_METHOD, "value"),
+    Input(ids.HISTORY_STORE, "data"),
 )
 
 
@@ -130,11 +133,19 @@ dash.clientside_callback(
     prevent_initial_call=True,
 )
 def draw_formulas(choice):
-    """The typeset formulas for the chosen loss, penalty and differences."""
-    loss, reg_mode, reg_bias, method = (list(choice or []) + [None] * 4)[:4]
+    """The typeset formulas: the gradient check's for the chosen loss, penalty and
+    differences; the curves' for the objective of the training history they show
+    (its signature ``sig``: the loss and penalty it was trained with), or the chosen
+    one while there is none."""
+    loss, reg_mode, reg_bias, method, trained = (list(choice or []) + [None] * 5)[:5]
     loss = loss if loss in LOSSES else "softmax"
-    bias = "bias" in (reg_bias or [])
+    reg_mode = reg_mode if reg_mode in ("half", "full") else "half"
+    bias = isinstance(reg_bias, list) and "bias" in reg_bias
+    curves = (loss, reg_mode, bias)
+    if isinstance(trained, list) and len(trained) > 6 and trained[3] in LOSSES:
+        # the history's signature (session.objective_signature): [..., loss, reg, reg_mode, reg_bias, ...]
+        curves = (trained[3], trained[5] if trained[5] in ("half", "full") else "half", trained[6] is True)
     return (
-        typeset(curves_markdown(loss, reg_mode or "half", bias)),
-        typeset(gradcheck_markdown(loss, reg_mode or "half", bias, method or "central")),
+        typeset(curves_markdown(*curves)),
+        typeset(gradcheck_markdown(loss, reg_mode, bias, method or "central")),
     )

@@ -43,3 +43,17 @@ def test_formula003_typeset_with_mathjax_only_after_the_first_views():
     assert "mathjax=True" not in page and ids.CURVES_FORMULA in page and ids.GC_FORMULA in page
     for graph in (ids.TEMPLATES_GRAPH, ids.CURVES_GRAPH, ids.GC_HEATMAP, ids.GC_SCATTER):
         assert graph in formulas.AFTER_LOAD_JS
+
+
+def test_formula004_the_curves_formula_is_the_one_their_history_was_trained_with():
+    # trained (or imported) under the hinge with λ‖W̃‖², then the sidebar moved to softmax
+    sig = ["builtin:mnist-sample", 5000, "standardize", "hinge", 0.001, "full", False, 1.0]
+    curves, check = formulas.draw_formulas(["softmax", "half", ["bias"], "central", sig])
+    assert LOSSES["hinge"].formula in curves.children and LOSSES["softmax"].formula not in curves.children
+    assert r"\lambda \lVert \tilde W \rVert^2" in curves.children
+    assert "(P - Y)" in check.children and r"+ \lambda W" in check.children  # the check: the sidebar's
+    # no usable signature (no history, or one the page mangled): the sidebar's objective
+    for bad in (None, [], ["x"] * 8, sig[:5], {"loss": "hinge"}):
+        curves, _ = formulas.draw_formulas(["softmax", "half", ["bias"], "central", bad])
+        assert LOSSES["softmax"].formula in curves.children, bad
+    assert "history.sig" in formulas.AFTER_LOAD_JS  # the page passes the stored history's signature
