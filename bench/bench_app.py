@@ -16,7 +16,9 @@ Measures (targets from issue 5 in brackets):
 3. the first page load in headless Chromium, until every view is drawn [<= 2 s]:
    cold (each in a fresh browser profile, nothing cached) and warm (reloads),
    with the CPU seconds the browser spent on it (a number that the machine's
-   load changes much less than the wall time).
+   load changes much less than the wall time), and for cold loads where the
+   time goes: the startup scripts fetched, run (DOMContentLoaded), the layout
+   arrived; the rest, to every view drawn, is rendering.
 
 Not a test: the numbers depend on the machine and its load (printed with them).
 """
@@ -238,9 +240,21 @@ def _browser_cpu(driver) -> float | None:
         return None
 
 
-def _load(driver, base: str) -> tuple[float, float, float | None]:
+_TIMELINE = """
+const nav = performance.getEntriesByType('navigation')[0];
+const res = performance.getEntriesByType('resource');
+const js = res.filter(e => e.name.split('?')[0].endsWith('.js') && e.startTime < nav.domContentLoadedEventEnd);
+const layout = res.find(e => e.name.includes('_dash-layout'));
+return {scripts_fetched: Math.max(...js.map(e => e.responseEnd)), scripts_run: nav.domContentLoadedEventEnd,
+        layout_arrived: layout ? layout.responseEnd : null};
+"""
+
+
+def _load(driver, base: str, timeline: list | None = None) -> tuple[float, float, float | None]:
     """(seconds until every view is drawn, seconds until the top of the page is,
-    browser CPU seconds spent meanwhile)."""
+    browser CPU seconds spent meanwhile). ``timeline``: append the page's own
+    milestones (ms from navigation: its startup scripts fetched, run (DOMContentLoaded),
+    the layout arrived)."""
     driver.get("about:blank")
     cpu0 = _browser_cpu(driver)
     t0 = time.perf_counter()
@@ -254,6 +268,8 @@ def _load(driver, base: str) -> tuple[float, float, float | None]:
         time.sleep(0.02)
     total = time.perf_counter() - t0
     cpu1 = _browser_cpu(driver)
+    if timeline is not None:
+        timeline.append(driver.execute_script(_TIMELINE))
     cpu = None if cpu0 is None or cpu1 is None else cpu1 - cpu0
     return total, top if top is not None else total, cpu
 
@@ -265,14 +281,14 @@ def bench_first_load(base: str, cold: int, warm: int) -> dict:
     cold: ``cold`` fresh browsers, one load each (a new profile: empty HTTP cache
     and V8 code cache, as a first visit); warm: ``warm`` more loads in the last
     of them (scripts cached, as a reload or a second visit)."""
-    colds, cold_tops, warms, warm_tops, loadavg = [], [], [], [], []
+    colds, cold_tops, warms, warm_tops, loadavg, cold_timeline = [], [], [], [], [], []
     cpu: dict[str, list[float]] = {"cold": [], "warm": []}
     facts, errors = None, 0
     for i in range(cold):
         driver = browser()
         try:
             loadavg.append(os.getloadavg()[0])
-            t, top, c = _load(driver, base)
+            t, top, c = _load(driver, base, cold_timeline)
             colds.append(t)
             cold_tops.append(top)
             if c is not None:
@@ -303,6 +319,12 @@ def bench_first_load(base: str, cold: int, warm: int) -> dict:
             **stats(colds),
             "top_of_page_median_s": round(statistics.median(cold_tops), 2),
             "browser_cpu_median_s": round(statistics.median(cpu["cold"]), 2) if cpu["cold"] else None,
+            # where the time goes: medians of the page's milestones, seconds from navigation
+            "timeline_median_s": {
+                k: round(statistics.median(m[k] for m in cold_timeline) / 1000, 2)
+                for k in ("scripts_fetched", "scripts_run", "layout_arrived")
+                if cold_timeline and all(m.get(k) is not None for m in cold_timeline)
+            },
         },
         "warm": {
             "loads": len(warms),
