@@ -16,7 +16,7 @@ import traceback
 import dash
 from dash import Input, Output, State, ctx, html, no_update
 
-from components import breakit, gradcheck, ids, session, summary
+from components import breakit, controls, gradcheck, ids, session, summary
 
 
 def alert(message: str, kind: str = "error") -> html.Div:
@@ -24,24 +24,9 @@ def alert(message: str, kind: str = "error") -> html.Div:
     return html.Div(message, className=f"alert alert-{kind}", role="alert")
 
 
-INPUTS = [
-    Input(ids.DATASET, "value"),
-    Input(ids.TRAIN_SIZE, "value"),
-    Input(ids.TEST_SIZE, "value"),
-    Input(ids.PREPROCESSING, "value"),
-    Input(ids.LOSS, "value"),
-    Input(ids.DELTA, "value"),
-    Input(ids.REG, "value"),
-    Input(ids.REG_MODE, "value"),
-    Input(ids.REG_BIAS, "value"),
-    Input(ids.GC_SAMPLES, "value"),
-    Input(ids.GC_H, "value"),
-    Input(ids.GC_METHOD, "value"),
-    Input(ids.GC_ENTRIES, "value"),
-    Input(ids.GC_SUBSET, "value"),
-    Input(ids.GC_BUG, "value"),
-    Input(ids.WEIGHTS_STORE, "data"),
-]
+#: what the fast path reads: every data, loss and check value of the sidebar (a
+#: change of any reruns it) and the "show kinks" choice (read for a whole new heatmap)
+VALUES = (*controls.DATA_VALUES, *controls.LOSS_VALUES, *controls.CHECK_VALUES, "gc_kinks")
 
 
 def compute_views(values: dict, weights: dict | None, drawn: str | None, full: bool):
@@ -96,51 +81,18 @@ def compute_views(values: dict, weights: dict | None, drawn: str | None, full: b
     Output(ids.SUMMARY, "children"),
     Output(ids.ALERT_COMPUTE, "children"),
     Output(ids.GC_DRAWN_STORE, "data"),
-    *INPUTS,
-    State(ids.GC_DRAWN_STORE, "data"),
-    State(ids.GC_KINKS, "value"),  # a whole new heatmap keeps the "show kinks" choice
+    inputs=dict(
+        # a whole new heatmap keeps the "show kinks" choice: read, not a trigger
+        values=controls.value_inputs(*VALUES, state=("gc_kinks",)),
+        weights=Input(ids.WEIGHTS_STORE, "data"),
+    ),
+    state=dict(drawn=State(ids.GC_DRAWN_STORE, "data")),
     prevent_initial_call=True,  # the first page comes computed (layout.serve)
 )
-def recompute(
-    dataset,
-    train_size,
-    test_size,
-    preprocessing,
-    loss,
-    delta,
-    reg,
-    reg_mode,
-    reg_bias,
-    gc_samples,
-    gc_h,
-    gc_method,
-    gc_entries,
-    gc_subset,
-    gc_bug,
-    weights,
-    drawn,
-    kinks=None,
-):
-    """Loss, gradient and check for the current controls and weights. A bad
-    value shows as a message; the previous results stay on the page."""
-    values = dict(
-        dataset=dataset,
-        train_size=train_size,
-        test_size=test_size,
-        preprocessing=preprocessing,
-        loss=loss,
-        delta=delta,
-        reg=reg,
-        reg_mode=reg_mode,
-        reg_bias=reg_bias,
-        gc_samples=gc_samples,
-        gc_h=gc_h,
-        gc_method=gc_method,
-        gc_entries=gc_entries,
-        gc_subset=gc_subset,
-        gc_bug=gc_bug,
-        gc_kinks=kinks,
-    )
+def recompute(values: dict, weights, drawn):
+    """Loss, gradient and check for the current controls (``values``, by the
+    names of :data:`VALUES`) and weights. A bad value shows as a message; the
+    previous results stay on the page."""
     triggers = set(ctx.triggered_prop_ids.values()) if ctx.triggered_id else set()
     full = not triggers or bool(triggers & {ids.DATASET, ids.WEIGHTS_STORE})
     try:

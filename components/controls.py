@@ -9,7 +9,7 @@ import math
 
 import dash
 import numpy as np
-from dash import Input, Output, dcc, html
+from dash import Input, Output, State, dcc, html
 
 from components import ids, session
 from components.guard import guarded
@@ -208,6 +208,51 @@ def initial_values(d: dict = session.DEFAULTS) -> dict:
         gc_subset=d["gc_subset"],
         gc_bug=d["gc_bug"],
     )
+
+
+# -- the sidebar's values as callback dependencies --------------------------------
+
+#: the sidebar values the views read, by the names of :func:`initial_values` (and
+#: of the views' ``compute`` functions): name -> (component id, property)
+VALUES = {
+    "dataset": (ids.DATASET, "value"),
+    "train_size": (ids.TRAIN_SIZE, "value"),
+    "test_size": (ids.TEST_SIZE, "value"),
+    "preprocessing": (ids.PREPROCESSING, "value"),
+    "loss": (ids.LOSS, "value"),
+    "delta": (ids.DELTA, "value"),
+    "reg": (ids.REG, "value"),
+    "reg_mode": (ids.REG_MODE, "value"),
+    "reg_bias": (ids.REG_BIAS, "value"),
+    "lr": (ids.LR, "value"),
+    "gc_samples": (ids.GC_SAMPLES, "value"),
+    "gc_h": (ids.GC_H, "value"),
+    "gc_method": (ids.GC_METHOD, "value"),
+    "gc_entries": (ids.GC_ENTRIES, "value"),
+    "gc_subset": (ids.GC_SUBSET, "value"),
+    "gc_bug": (ids.GC_BUG, "value"),
+    "gc_kinks": (ids.GC_KINKS, "value"),
+}
+#: the data and the objective: what every view of the loss reads
+DATA_VALUES = ("dataset", "train_size", "test_size", "preprocessing")
+LOSS_VALUES = ("loss", "delta", "reg", "reg_mode", "reg_bias")
+#: the gradient check's settings
+CHECK_VALUES = ("gc_samples", "gc_h", "gc_method", "gc_entries", "gc_subset", "gc_bug")
+
+
+def value_inputs(*names: str, state: tuple[str, ...] = ()) -> dict:
+    """``{name: Input(id, property)}`` for the sidebar values ``names`` (see
+    :data:`VALUES`); those also in ``state`` as ``State`` (read, but a change
+    does not run the callback).
+
+    A group for Dash's flexible callback signature: with
+    ``inputs=dict(values=value_inputs(...), ...)`` the callback gets one
+    argument ``values``, a dict by these names, ready for the views' ``compute``.
+    On the wire (``/_dash-dependencies``, the request) it stays a flat list."""
+    unknown = [n for n in (*names, *state) if n not in VALUES]
+    if unknown or not set(state) <= set(names):
+        raise ValueError(f"not sidebar values of this call: {unknown or sorted(set(state) - set(names))}")
+    return {n: (State if n in state else Input)(*VALUES[n]) for n in names}
 
 
 def train_actions() -> html.Div:

@@ -25,7 +25,7 @@ import dash
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from dash import Input, Output, State, dcc, html, no_update
+from dash import Input, Output, dcc, html, no_update
 
 from components import controls, ids, session, sweep, theme
 from components.guard import guarded
@@ -578,69 +578,36 @@ def layout() -> html.Div:
     )
 
 
+#: what the landscape reads of the sidebar: the data, the objective and the
+#: learning rate (the step's marker); the test size is read, not a trigger
+VALUES = (*controls.DATA_VALUES, *controls.LOSS_VALUES, "lr")
+
+
 @dash.callback(
     Output(ids.LANDSCAPE_GRAPH, "figure"),
     Output(ids.LANDSCAPE_CAPTION, "children"),
     Output(ids.LANDSCAPE_FORMULA, "children"),
     Output(ids.LANDSCAPE_MESSAGE, "children"),
-    Input(ids.INSIDE_TABS, "value"),
-    Input(ids.LANDSCAPE_MODE, "value"),
-    Input(ids.LANDSCAPE_DIRECTION, "value"),
-    Input(ids.LANDSCAPE_SPAN, "value"),
-    Input(ids.LANDSCAPE_SEED, "value"),
-    Input(ids.DATASET, "value"),
-    Input(ids.TRAIN_SIZE, "value"),
-    Input(ids.PREPROCESSING, "value"),
-    Input(ids.LOSS, "value"),
-    Input(ids.DELTA, "value"),
-    Input(ids.REG, "value"),
-    Input(ids.REG_MODE, "value"),
-    Input(ids.REG_BIAS, "value"),
-    Input(ids.LR, "value"),
-    Input(ids.WEIGHTS_STORE, "data"),
-    Input(ids.GC_DRAWN_STORE, "data"),  # after the main view (see components.sweep.INPUTS)
-    State(ids.TEST_SIZE, "value"),
+    inputs=dict(
+        tab=Input(ids.INSIDE_TABS, "value"),
+        values=dict(
+            mode=Input(ids.LANDSCAPE_MODE, "value"),
+            direction=Input(ids.LANDSCAPE_DIRECTION, "value"),
+            span=Input(ids.LANDSCAPE_SPAN, "value"),
+            seed=Input(ids.LANDSCAPE_SEED, "value"),
+            **controls.value_inputs(*VALUES, state=("test_size",)),
+        ),
+        weights=Input(ids.WEIGHTS_STORE, "data"),
+        _drawn=Input(ids.GC_DRAWN_STORE, "data"),  # after the main view (see components.sweep.update_sweep)
+    ),
 )
 @guarded(outputs=4, alert=3, prefix="Loss landscape: ")
-def update_landscape(
-    tab,
-    mode,
-    direction,
-    span,
-    seed,
-    dataset,
-    train_size,
-    preprocessing,
-    loss,
-    delta,
-    reg,
-    reg_mode,
-    reg_bias,
-    lr,
-    weights,
-    _drawn,
-    test_size,
-):
-    """The slice for the current weights, sidebar and landscape controls; nothing
-    while the tab is hidden. A bad value shows as a message
+def update_landscape(tab, values: dict, weights, _drawn):
+    """The slice for the current weights, sidebar and landscape controls
+    (``values``: mode, direction, span, seed and the names of :data:`VALUES`);
+    nothing while the tab is hidden. A bad value shows as a message
     (:func:`components.guard.guarded`); the old figure stays."""
     if tab != TAB or sweep._only_triggered_by(f"{ids.GC_DRAWN_STORE}.data"):
         return no_update, no_update, no_update, no_update
-    values = dict(
-        mode=mode,
-        direction=direction,
-        span=span,
-        seed=seed,
-        dataset=dataset,
-        train_size=train_size,
-        test_size=test_size,
-        preprocessing=preprocessing,
-        loss=loss,
-        delta=delta,
-        reg=reg,
-        reg_mode=reg_mode,
-        reg_bias=reg_bias,
-        lr=lr,
-    )
     sl, step, lc = compute(values, weights)  # a bad value: a message (guarded)
     return figure(sl, step), caption(sl, step, lc), formula(sl.mode, sl.direction), None

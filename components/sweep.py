@@ -23,9 +23,9 @@ import dash
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from dash import Input, Output, State, dcc, html, no_update
+from dash import Input, Output, dcc, html, no_update
 
-from components import ids, session, theme
+from components import controls, ids, session, theme
 from components.guard import guarded
 
 TAB = "sweep"
@@ -408,73 +408,32 @@ def _only_triggered_by(prop: str) -> bool:
     return triggers == {prop}
 
 
-INPUTS = [
-    Input(ids.DATASET, "value"),
-    Input(ids.TRAIN_SIZE, "value"),
-    Input(ids.PREPROCESSING, "value"),
-    Input(ids.LOSS, "value"),
-    Input(ids.DELTA, "value"),
-    Input(ids.REG, "value"),
-    Input(ids.REG_MODE, "value"),
-    Input(ids.REG_BIAS, "value"),
-    Input(ids.GC_SAMPLES, "value"),
-    Input(ids.GC_H, "value"),
-    Input(ids.GC_ENTRIES, "value"),
-    Input(ids.GC_SUBSET, "value"),
-    Input(ids.WEIGHTS_STORE, "data"),
-    # An output of the main view's callback: Dash holds this callback back until
-    # the main view has answered the same change, so the two never compete for
-    # the CPU (the main view's controls stay as fast as without this view).
-    Input(ids.GC_DRAWN_STORE, "data"),
-]
+#: what the sweep reads: the data, the objective, and the check's samples, h
+#: (the line), entries and subset; the test size is read, not a trigger (the
+#: sweep does not use the test set)
+VALUES = (*controls.DATA_VALUES, *controls.LOSS_VALUES, "gc_samples", "gc_h", "gc_entries", "gc_subset")
 
 
 @dash.callback(
     Output(ids.SWEEP_GRAPH, "figure"),
     Output(ids.SWEEP_CAPTION, "children"),
     Output(ids.SWEEP_MESSAGE, "children"),
-    Input(ids.INSIDE_TABS, "value"),
-    *INPUTS,
-    State(ids.TEST_SIZE, "value"),
+    inputs=dict(
+        tab=Input(ids.INSIDE_TABS, "value"),
+        values=controls.value_inputs(*VALUES, state=("test_size",)),
+        weights=Input(ids.WEIGHTS_STORE, "data"),
+        # An output of the main view's callback: Dash holds this callback back until
+        # the main view has answered the same change, so the two never compete for
+        # the CPU (the main view's controls stay as fast as without this view).
+        _drawn=Input(ids.GC_DRAWN_STORE, "data"),
+    ),
 )
 @guarded(outputs=3, alert=2, prefix="Step-size sweep: ")
-def update_sweep(
-    tab,
-    dataset,
-    train_size,
-    preprocessing,
-    loss,
-    delta,
-    reg,
-    reg_mode,
-    reg_bias,
-    gc_samples,
-    gc_h,
-    gc_entries,
-    gc_subset,
-    weights,
-    _drawn,
-    test_size,
-):
-    """The sweep for the current weights and sidebar; nothing while the tab is hidden.
-    A bad value shows as a message (:func:`components.guard.guarded`); the
-    previous figure stays."""
+def update_sweep(tab, values: dict, weights, _drawn):
+    """The sweep for the current weights and sidebar (``values``, by the names of
+    :data:`VALUES`); nothing while the tab is hidden. A bad value shows as a
+    message (:func:`components.guard.guarded`); the previous figure stays."""
     if tab != TAB or _only_triggered_by(f"{ids.GC_DRAWN_STORE}.data"):
         return no_update, no_update, no_update
-    values = dict(
-        dataset=dataset,
-        train_size=train_size,
-        test_size=test_size,
-        preprocessing=preprocessing,
-        loss=loss,
-        delta=delta,
-        reg=reg,
-        reg_mode=reg_mode,
-        reg_bias=reg_bias,
-        gc_samples=gc_samples,
-        gc_h=gc_h,
-        gc_entries=gc_entries,
-        gc_subset=gc_subset,
-    )
     df, seconds, n, k, h, lc = compute(values, weights)  # a bad value: a message (guarded)
     return sweep_figure(df, h), caption(df, seconds, n, k, h, lc), None

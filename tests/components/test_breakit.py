@@ -117,16 +117,13 @@ def structure() -> str:
 
 
 def run_recompute(triggered, changes, drawn=None, kinks=None):
-    values = {**controls.initial_values(), **changes}
-    order = [
-        "dataset", "train_size", "test_size", "preprocessing", "loss", "delta", "reg", "reg_mode", "reg_bias",
-        "gc_samples", "gc_h", "gc_method", "gc_entries", "gc_subset", "gc_bug",
-    ]  # fmt: skip
+    values = {**controls.initial_values(), **changes, "gc_kinks": kinks}
+    assert set(values) == set(analysis.VALUES)  # what Dash passes it
 
     def call():
         context_value.set(
             AttributeDict(triggered_inputs=[{"prop_id": f"{t}.value", "value": None} for t in triggered])
         )
-        return analysis.recompute(*[values[k] for k in order], weights0(), drawn, kinks)
+        return analysis.recompute(values=values, weights=weights0(), drawn=drawn)
 
     return copy_context().run(call)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 from contextvars import copy_context
@@ -119,6 +120,7 @@ VALUES = dict(
     gc_entries="all",
     gc_subset=100,
     gc_bug="",
+    gc_kinks=None,
 )
 
 
@@ -127,13 +129,15 @@ def weights0():
 
 
 def run_recompute(triggered: list[str], **changes):
-    """Call the recompute callback as Dash would, with ``triggered`` prop ids."""
+    """Call the recompute callback as Dash would (keyword arguments, the sidebar's
+    values as one dict), with ``triggered`` prop ids."""
     drawn = changes.pop("drawn", None)
     values = {**VALUES, **changes}
+    assert set(values) == set(analysis.VALUES)  # what Dash passes it
 
     def call():
         context_value.set(AttributeDict(triggered_inputs=[{"prop_id": p, "value": None} for p in triggered]))
-        return analysis.recompute(*values.values(), weights0(), drawn)
+        return analysis.recompute(values=values, weights=weights0(), drawn=drawn)
 
     return copy_context().run(call)
 
@@ -183,6 +187,73 @@ def test_a_bad_value_becomes_a_message_and_keeps_the_old_results():
 def test_too_many_training_samples_is_a_message():
     *_, alert, _ = run_recompute([f"{ids.TRAIN_SIZE}.value"], train_size=LOG(50_000))
     assert "training samples" in str(alert)
+
+
+# -- the views' sidebar values: one definition, passed as one dict ------------------
+
+
+def dash_call(fn) -> tuple[dict, list[str], list[str]]:
+    """The keyword arguments Dash calls the registered callback ``fn`` with (its
+    own grouping of the request's flat lists), each value the "id.property" it
+    comes from; and the callback's flat inputs and states."""
+    from dash._callback import GLOBAL_CALLBACK_MAP
+    from dash._validate import validate_and_group_input_args
+
+    (entry,) = [e for e in GLOBAL_CALLBACK_MAP.values() if getattr(e.get("callback"), "__wrapped__", 0) is fn]
+    inputs = [f"{d['id']}.{d['property']}" for d in entry["inputs"]]
+    state = [f"{d['id']}.{d['property']}" for d in entry["state"]]
+    args, kwargs = validate_and_group_input_args(inputs + state, entry["inputs_state_indices"])
+    assert args == []
+    return kwargs, inputs, state
+
+
+@pytest.mark.parametrize("view", ["analysis", "sweep", "landscape"])
+def test_views_get_the_sidebar_values_as_one_dict_by_name(view):
+    from components import landscape, sweep
+
+    module, fn, own = {
+        "analysis": (analysis, analysis.recompute, {}),
+        "sweep": (sweep, sweep.update_sweep, {}),
+        "landscape": (
+            landscape,
+            landscape.update_landscape,
+            {
+                "mode": ids.LANDSCAPE_MODE,
+                "direction": ids.LANDSCAPE_DIRECTION,
+                "span": ids.LANDSCAPE_SPAN,
+                "seed": ids.LANDSCAPE_SEED,
+            },
+        ),
+    }[view]
+    kwargs, inputs, state = dash_call(fn)
+    inspect.signature(fn).bind(**kwargs)  # the function takes what Dash passes
+    values = kwargs["values"]
+    assert values == {
+        **{name: f"{cid}.value" for name, cid in own.items()},
+        **{name: ".".join(controls.VALUES[name]) for name in module.VALUES},
+    }
+    assert kwargs["weights"] == f"{ids.WEIGHTS_STORE}.data"
+    assert len(set(inputs + state)) == len(inputs + state)  # nothing twice
+    drawn = f"{ids.GC_DRAWN_STORE}.data"
+    if view == "analysis":  # the fast path writes the drawn-marker, reads it and the kinks toggle
+        assert kwargs["drawn"] == drawn and set(state) == {drawn, f"{ids.GC_KINKS}.value"}
+        assert set(inputs) == {*values.values(), kwargs["weights"]} - set(state)
+    else:  # the inside views: after the main view (drawn-marker), the test size read only
+        assert kwargs["_drawn"] == drawn and state == [f"{ids.TEST_SIZE}.value"]
+        assert set(inputs) == {f"{ids.INSIDE_TABS}.value", *values.values(), kwargs["weights"], drawn} - set(
+            state
+        )
+
+
+def test_value_inputs_knows_only_the_sidebar_values():
+    group = controls.value_inputs("loss", "test_size", state=("test_size",))
+    assert [type(d).__name__ for d in group.values()] == ["Input", "State"]
+    assert (group["loss"].component_id, group["test_size"].component_id) == (ids.LOSS, ids.TEST_SIZE)
+    with pytest.raises(ValueError, match="no_such"):
+        controls.value_inputs("loss", "no_such")
+    with pytest.raises(ValueError, match="test_size"):
+        controls.value_inputs("loss", state=("test_size",))  # a State it does not read
+    assert set(controls.initial_values()) <= set(controls.VALUES)
 
 
 # -- weights: reset, train, commit ------------------------------------------------

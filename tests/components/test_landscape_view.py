@@ -106,7 +106,6 @@ def test_landv006_formula_follows_mode_and_direction():
 # -- the callback ----------------------------------------------------------------------
 
 VALUES = {**controls.initial_values(), "lr": -3.0}
-ORDER = ("dataset", "train_size", "preprocessing", "loss", "delta", "reg", "reg_mode", "reg_bias", "lr")
 SMALL = LOG(500)  # training samples for most callback tests (the built-in sample's 500 stop)
 
 
@@ -126,24 +125,20 @@ def call(
     triggered=None,
     **changes,
 ):
-    values = {**VALUES, "train_size": SMALL, **changes}
-    args = [
-        tab,
-        mode,
-        direction,
-        span,
-        seed,
-        *(values[k] for k in ORDER),
-        weights,
-        "drawn",
-        values["test_size"],
-    ]
+    """update_landscape with the app's default sidebar values (500 training
+    samples), ``changes`` applied, as Dash calls it (keyword arguments, the
+    landscape's controls and the sidebar values it reads as one dict); with
+    ``triggered`` (prop ids) inside a callback context."""
+    sidebar = {**VALUES, "train_size": SMALL, **changes}
+    values = dict(mode=mode, direction=direction, span=span, seed=seed)
+    values.update((k, sidebar[k]) for k in landscape.VALUES)
+    kwargs = dict(tab=tab, values=values, weights=weights, _drawn="drawn")
     if triggered is None:
-        return landscape.update_landscape(*args)
+        return landscape.update_landscape(**kwargs)
 
     def run():
         context_value.set(AttributeDict(triggered_inputs=[{"prop_id": p, "value": None} for p in triggered]))
-        return landscape.update_landscape(*args)
+        return landscape.update_landscape(**kwargs)
 
     return copy_context().run(run)
 

@@ -125,20 +125,6 @@ def test_sweep008_the_formula_shows_both_quotients_and_their_orders():
 # -- the callback --------------------------------------------------------------------
 
 VALUES = controls.initial_values()
-ORDER = (
-    "dataset",
-    "train_size",
-    "preprocessing",
-    "loss",
-    "delta",
-    "reg",
-    "reg_mode",
-    "reg_bias",
-    "gc_samples",
-    "gc_h",
-    "gc_entries",
-    "gc_subset",
-)
 
 
 @pytest.fixture(scope="module")
@@ -147,16 +133,17 @@ def weights0():
 
 
 def call(tab=sweep.TAB, weights=None, triggered=None, **changes):
-    """update_sweep with the app's default sidebar values, ``changes`` applied;
-    with ``triggered`` (prop ids) inside a callback context, as Dash calls it."""
+    """update_sweep with the app's default sidebar values, ``changes`` applied, as
+    Dash calls it (keyword arguments, the sidebar values the view reads as one
+    dict); with ``triggered`` (prop ids) inside a callback context."""
     values = {**VALUES, **changes}
-    args = [tab, *(values[k] for k in ORDER), weights, "drawn", values["test_size"]]
+    kwargs = dict(tab=tab, values={k: values[k] for k in sweep.VALUES}, weights=weights, _drawn="drawn")
     if triggered is None:
-        return sweep.update_sweep(*args)
+        return sweep.update_sweep(**kwargs)
 
     def run():
         context_value.set(AttributeDict(triggered_inputs=[{"prop_id": p, "value": None} for p in triggered]))
-        return sweep.update_sweep(*args)
+        return sweep.update_sweep(**kwargs)
 
     return copy_context().run(run)
 
