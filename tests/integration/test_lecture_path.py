@@ -157,3 +157,44 @@ def test_path001_a_ten_minute_lecture(dash_duo, dash_app):  # noqa: F811
 
     time.sleep(0.5)
     assert dash_duo.get_logs() == []
+
+
+# height of each sidebar slider's track (0: laid out but not drawn), by its control id
+_SLIDER_HEIGHTS = """
+const out = {};
+for (const e of document.querySelectorAll('.sidebar [role=slider]')) {
+  const id = e.closest('.dash-slider-container').id;
+  out[id] = Math.round(e.getBoundingClientRect().height);
+}
+return out;
+"""
+
+
+def test_path002_lecture_mode_hides_only_the_advanced_controls_and_back(dash_duo, dash_app):  # noqa: F811
+    """Lecture mode hides the advanced controls and enlarges the text; every other slider
+    stays drawn, in lecture mode and after it. (Chromium left sliders whose container is a
+    CSS size container at zero height once the fields beside them were hidden.)"""
+    dash_duo.start_server(dash_app)
+    dash_duo.wait_for_contains_text(f"#{ids.GC_SUMMARY}", "CORRECT", timeout=40)
+    d = dash_duo.driver
+    before = wait_until(
+        lambda: (h := d.execute_script(_SLIDER_HEIGHTS)) and len(h) >= 6 and all(h.values()) and h,
+        message="every slider drawn",
+    )
+    font = "return parseFloat(getComputedStyle(document.documentElement).fontSize)"
+    small = d.execute_script(font)
+    advanced = {ids.TEST_SIZE, ids.GC_SAMPLES}  # class "advanced": out of sight in lecture mode
+    assert advanced <= set(before)
+    dash_duo.find_element(f"#{ids.LECTURE_TOGGLE} input").click()
+    wait_until(lambda: d.execute_script(font) > small, message="larger text")
+    time.sleep(0.5)  # layout settles (a broken slider stays at 0; it does not come back)
+    on = d.execute_script(_SLIDER_HEIGHTS)
+    assert all(on[k] == 0 for k in advanced), on
+    assert all(on[k] > 0 for k in before if k not in advanced), on
+    assert not dash_duo.find_element(f"#{ids.INIT_FIELDSET}").is_displayed()
+    dash_duo.find_element(f"#{ids.LECTURE_TOGGLE} input").click()
+    wait_until(lambda: d.execute_script(font) == small, message="normal text")
+    time.sleep(0.5)
+    off = d.execute_script(_SLIDER_HEIGHTS)
+    assert all(off[k] > 0 for k in before), off
+    assert dash_duo.get_logs() == []
