@@ -277,6 +277,9 @@ class _Limits:
     def store_result(self, key: str, value) -> None:
         raise NotImplementedError
 
+    def store_has(self, key: str) -> bool:
+        return self.store_get(key) is not None
+
     def job_gone(self, job) -> str | None:
         """Why the job is known to be gone without a result, or None."""
         return None
@@ -302,6 +305,13 @@ class _Limits:
         return job
 
     def get_result(self, key, job):
+        if self.result_ready(key) and self._progress_pending(key):
+            # Dash reads a poll's progress, then its result, and taking the result
+            # clears any progress not read yet. A job that wrote its last progress
+            # (a final status, a grid's last cell) and its result between the two
+            # would lose that progress; left for the next poll, which reads the
+            # progress first and then the result (job_running: still "running").
+            return self.UNDEFINED
         result = super().get_result(key, job)
         if result is not self.UNDEFINED:
             self._forget(key, job)
@@ -334,6 +344,13 @@ class _Limits:
         if alive is None and now - float(meta["t"]) > START_GRACE * limit:
             return f"it did not start within {now - float(meta['t']):.0f} s"
         return None
+
+    def _progress_pending(self, key) -> bool:
+        """Whether the job has written progress that no poll has read yet."""
+        try:
+            return self.store_has(self._make_progress_key(key))
+        except Exception:  # noqa: BLE001 - a store hiccup: behave as Dash would
+            return False
 
     def _forget(self, key, job=None) -> None:
         for name in (f"{key}-meta", f"{key}-alive", *([_job_key(job)] if job is not None else [])):
@@ -375,6 +392,9 @@ class DiskcacheJobs(_Limits, DiskcacheManager):
 
     def store_delete(self, key):
         self.handle.delete(key)
+
+    def store_has(self, key):
+        return key in self.handle
 
     def store_result(self, key, value):
         self.handle.set(key, value)

@@ -263,10 +263,10 @@ def train_job(
     else:
         text = "Diverged: see the message on the page."
     final = emit(final=True, text=text)
-    # The last progress message can be lost: Dash's poll reads the progress,
-    # the job then writes its final progress and its result, and the same poll
-    # reads the result and clears the unread progress. The result carries the
-    # final status too, and :func:`show_final_status` shows it.
+    # The result carries the final status too (:func:`show_final_status`): Dash
+    # can clear a job's last progress unread when it takes the result in the same
+    # poll. components.jobs holds such a result back one poll; this does not
+    # depend on that.
     final["status"] = {"text": text, "done": str(records[-1].step if records else 0)}
     return final, message
 

@@ -360,6 +360,36 @@ def test_scale013_a_job_that_ends_between_two_looks_still_hands_over_its_result(
     assert not manager.job_running(jobs.BUSY_JOB)
 
 
+def _last_progress_then_result(set_progress):
+    set_progress(["the last step"])
+    return "done"
+
+
+def test_scale014_a_jobs_last_progress_is_not_lost_to_its_result(monkeypatch, tmp_path):
+    """A poll reads the progress, then the result, and taking the result clears unread
+    progress. When the job writes its last progress and its result between the two reads,
+    the result waits one poll: that poll finds the progress first, then the result."""
+    import diskcache
+
+    monkeypatch.setenv(jobs.ENV_SLOTS, str(tmp_path / "slots"))
+    manager = jobs.DiskcacheJobs(diskcache.Cache(str(tmp_path / "cache")))
+    assert manager.get_progress("k") is None  # this poll's progress read: nothing yet
+    job = manager.call_job_fn(
+        "k", manager.make_job_fn(_last_progress_then_result, True), [], {"outputs_list": []}
+    )
+    proc = psutil.Process(int(job))
+    for _ in range(500):  # bounded: the job writes its progress and its result, and ends
+        if proc.status() == psutil.STATUS_ZOMBIE and manager.result_ready("k"):
+            break
+        time.sleep(0.02)
+    assert manager.result_ready("k")
+    assert manager.get_result("k", job) is manager.UNDEFINED  # the same poll: not yet
+    assert manager.job_running(job)  # so Dash polls again instead of calling it cancelled
+    assert manager.get_progress("k") == ["the last step"]  # the next poll: the progress ...
+    assert manager.get_result("k", job) == "done"  # ... and then the result
+    assert not manager.job_running(job) and manager.get_progress("k") is None
+
+
 def test_scale009_a_job_runs_at_low_priority_and_beats_through_the_manager_that_made_it(
     monkeypatch, tmp_path
 ):
