@@ -27,6 +27,12 @@
   other work gets a few percent of a core (in one load test there, a short
   run got no answer within 90 s).
 
+* **Handover.** Two races in Dash's polling are closed: a job that writes its
+  result and ends between a poll's "result?" and "running?" counts as running
+  until its result is collected (Dash would answer "cancelled" and drop it),
+  and a result is left for the next poll while the job's last progress is still
+  unread (taking it would clear that progress).
+
 Only jobs started through the manager are limited: calling a job function
 directly (tests, scripts) runs it as it is.
 """
