@@ -435,7 +435,11 @@ dash.clientside_callback(
     """
     function (value) {
         const on = !!(value && value.indexOf('on') >= 0);
+        const was = document.documentElement.classList.contains('lecture');
         document.documentElement.classList.toggle('lecture', on);
+        if (was !== on && window.linclsLectureRedraw) {
+            window.linclsLectureRedraw();  // figure text sized for the mode (assets/lecture_fonts.js)
+        }
         return on ? 'switch switch-on' : 'switch';
     }
     """,

@@ -170,10 +170,18 @@ return out;
 """
 
 
+# font size (px) of the first y tick label of a graph
+_TICK_PX = """
+const t = document.querySelector('#' + arguments[0] + ' .ytick text');
+return t ? parseFloat(t.style.fontSize) : null;
+"""
+
+
 def test_path002_lecture_mode_hides_only_the_advanced_controls_and_back(dash_duo, dash_app):  # noqa: F811
-    """Lecture mode hides the advanced controls and enlarges the text; every other slider
-    stays drawn, in lecture mode and after it. (Chromium left sliders whose container is a
-    CSS size container at zero height once the fields beside them were hidden.)"""
+    """Lecture mode hides the advanced controls and enlarges the text, the figures' too
+    (assets/lecture_fonts.js); every other slider stays drawn, in lecture mode and after
+    it. (Chromium left sliders whose container is a CSS size container at zero height once
+    the fields beside them were hidden.)"""
     dash_duo.start_server(dash_app)
     dash_duo.wait_for_contains_text(f"#{ids.GC_SUMMARY}", "CORRECT", timeout=40)
     d = dash_duo.driver
@@ -183,6 +191,8 @@ def test_path002_lecture_mode_hides_only_the_advanced_controls_and_back(dash_duo
     )
     font = "return parseFloat(getComputedStyle(document.documentElement).fontSize)"
     small = d.execute_script(font)
+    ticks = {g: d.execute_script(_TICK_PX, g) for g in (ids.CURVES_GRAPH, ids.GC_SCATTER)}
+    assert all(ticks.values()), ticks
     advanced = {ids.TEST_SIZE, ids.GC_SAMPLES}  # class "advanced": out of sight in lecture mode
     assert advanced <= set(before)
     dash_duo.find_element(f"#{ids.LECTURE_TOGGLE} input").click()
@@ -192,9 +202,18 @@ def test_path002_lecture_mode_hides_only_the_advanced_controls_and_back(dash_duo
     assert all(on[k] == 0 for k in advanced), on
     assert all(on[k] > 0 for k in before if k not in advanced), on
     assert not dash_duo.find_element(f"#{ids.INIT_FIELDSET}").is_displayed()
+
+    def tick_sizes():
+        return {g: d.execute_script(_TICK_PX, g) for g in ticks}
+
+    wait_until(
+        lambda: all(px and px >= 1.2 * ticks[g] for g, px in tick_sizes().items()),
+        message=f"larger figure text than {ticks}",
+    )
     dash_duo.find_element(f"#{ids.LECTURE_TOGGLE} input").click()
     wait_until(lambda: d.execute_script(font) == small, message="normal text")
     time.sleep(0.5)
     off = d.execute_script(_SLIDER_HEIGHTS)
     assert all(off[k] > 0 for k in before), off
+    wait_until(lambda: tick_sizes() == ticks, message="the server's figure text sizes again")
     assert dash_duo.get_logs() == []
