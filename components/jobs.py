@@ -68,6 +68,8 @@ START_GRACE = 4  # a queued task may take this many deadlines to start
 CONTEXT_KEY = "lincls_job"  # the job's store key, passed to the job in its callback context
 BUSY_JOB = "busy"  # the job handle of a request turned away (nothing was started)
 KEEP_S = 3600  # how long heartbeat and bookkeeping entries live in the store
+BUSY_RETRIES = 3  # looks again before "busy": a slot seen held may have been a count's instant
+BUSY_RETRY_S = 0.02
 
 BUSY_MESSAGE = "The server is busy ({n} training jobs are running). Try again in a moment."
 LOST_MESSAGE = "The training job stopped unexpectedly ({why}). Press Train to try again."
@@ -147,18 +149,37 @@ def try_acquire(folder: str | None = None, n: int | None = None) -> Slot | None:
     return None
 
 
+def _slot_free(folder: str, i: int) -> bool:
+    """Whether slot ``i`` is free: taken and given back at once (held for microseconds)."""
+    fd = os.open(os.path.join(folder, f"slot-{i}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            return False
+        raise
+    finally:
+        os.close(fd)  # closing gives the lock back
+    return True
+
+
 def slots_in_use(folder: str | None = None, n: int | None = None) -> int:
-    """How many of the ``n`` slots are held right now (a snapshot)."""
+    """How many of the ``n`` slots are held right now (a snapshot).
+
+    Each slot is tested alone, so a count holds at most one slot, for
+    microseconds; a count that finds every slot held looks again (see
+    :data:`BUSY_RETRIES`): another count, or a job testing slots on its way to a
+    free one, can hold a slot for that instant, and two Train presses on two
+    workers at once were told "busy" with only one job running."""
     folder = folder or slot_dir()
     n = n or max_jobs()
-    held = []
-    try:
-        while (s := try_acquire(folder, n)) is not None:
-            held.append(s)
-        return n - len(held)
-    finally:
-        for s in held:
-            s.release()
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    for attempt in range(BUSY_RETRIES + 1):
+        used = sum(not _slot_free(folder, i) for i in range(n))
+        if used < n or attempt == BUSY_RETRIES:
+            return used
+        time.sleep(BUSY_RETRY_S)
+    return n  # not reached
 
 
 # -- the job side ----------------------------------------------------------------------------
@@ -195,6 +216,11 @@ def limited(fn: Callable, progress: bool = True, manager: _Limits | None = None)
         if key is None:  # not started by the manager: run as is
             return fn(*args, **kwargs)
         slot = try_acquire()
+        for _ in range(BUSY_RETRIES):  # a count may hold a free slot for an instant
+            if slot is not None:
+                break
+            time.sleep(BUSY_RETRY_S)
+            slot = try_acquire()
         if slot is None:
             return failure_outputs(context.get("outputs_list"), BUSY_MESSAGE.format(n=max_jobs()))
         lower_priority()  # before the heartbeat thread, which inherits it

@@ -161,6 +161,7 @@ def test_scale001_two_sessions_training_at_once_see_only_their_own_results(diskc
     assert not errors, errors
     for name, (final, polls) in results.items():
         assert final is not None and final.status == 200, name
+        assert ids.RESULT_STORE in response(final), (name, response(final))
         result = response(final)[ids.RESULT_STORE]["data"]
         sig = result["history"]["sig"]
         assert sig[3] == settings[name][f"{ids.LOSS}.value"], (name, sig)  # its own loss, not the other's
@@ -286,6 +287,56 @@ def test_scale007_a_run_stops_at_the_time_limit_and_keeps_what_it_streamed(monke
         contextvars.copy_context().run(run)
     assert 10 < len(sent) < 40
     assert jobs.slots_in_use(str(tmp_path), 2) == 0
+
+
+def _hold_for_an_instant(folder: str, i: int, seconds: float, started: threading.Event) -> None:
+    """Hold slot ``i`` as a count (or a job on its way to a free slot) does: briefly."""
+    import fcntl
+
+    fd = os.open(os.path.join(folder, f"slot-{i}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    started.set()
+    time.sleep(seconds)
+    os.close(fd)
+
+
+def test_scale015_a_slot_held_for_an_instant_does_not_make_the_server_busy(monkeypatch, tmp_path):
+    """One job runs (slot 0) and slot 1 is free, but another worker's count holds slot 1 for
+    an instant: counted then, the server looked full and a second Train was told "busy"
+    (seen in CI: two sessions, two workers, two jobs allowed). A count, and a job looking for
+    its slot, look again before they say so."""
+    from dash._callback_context import context_value
+
+    monkeypatch.setenv(jobs.ENV_SLOTS, str(tmp_path))
+    job = jobs.try_acquire(str(tmp_path), 2)  # the running job
+    assert job is not None and job.index == 0
+    try:
+        started = threading.Event()
+        holder = threading.Thread(target=_hold_for_an_instant, args=(str(tmp_path), 1, 0.03, started))
+        holder.start()
+        started.wait(5)
+        assert jobs.slots_in_use(str(tmp_path), 2) == 1
+        holder.join()
+
+        def run():
+            context_value.set({jobs.CONTEXT_KEY: "k", "outputs_list": []})
+            return jobs.limited(lambda: "ran", progress=False)()
+
+        import contextvars
+
+        started.clear()
+        holder = threading.Thread(target=_hold_for_an_instant, args=(str(tmp_path), 1, 0.03, started))
+        holder.start()
+        started.wait(5)
+        monkeypatch.setenv(jobs.ENV_MAX_JOBS, "2")
+        assert contextvars.copy_context().run(run) == "ran"  # not the busy message
+        holder.join()
+        # really full: both slots held for good, and the answer is "busy"
+        other = jobs.try_acquire(str(tmp_path), 2)
+        assert other is not None and jobs.slots_in_use(str(tmp_path), 2) == 2
+        other.release()
+    finally:
+        job.release()
 
 
 def test_scale008_ending_a_job_never_waits_and_reaps_this_workers_ended_jobs(monkeypatch, tmp_path):
