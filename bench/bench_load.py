@@ -294,14 +294,7 @@ def after_training(c: DashClient) -> list:
     committed = [k for k in (f"{ids.WEIGHTS_STORE}.data", f"{ids.HISTORY_STORE}.data") if k in answered]
     if not committed:
         return replies
-    for cb in c.callbacks:
-        changed = [k for k in committed if k in cb.input_ids]
-        if changed and not cb.background and not cb.clientside and _on_page(c, cb):
-            r = c.post_raw(c.body(cb, changed))
-            if r.status == 200:
-                c.apply(cb, r.data)
-            replies.append(r)
-    return replies
+    return replies + c.set({k: c.props[k] for k in committed}, only=lambda cb: _on_page(c, cb))
 
 
 def pct(values: list[float], q: float) -> float | None:

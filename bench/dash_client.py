@@ -200,14 +200,15 @@ class DashClient:
 
     # -- calling callbacks ------------------------------------------------------------------
 
-    def set(self, changes: dict, *, run: bool = True) -> list[Reply]:
+    def set(self, changes: dict, *, run: bool = True, only=None) -> list[Reply]:
         """Change props as a user would (``{"loss-name.value": "hinge"}``) and run the
-        (non-background) callbacks they are inputs of, once each. Returns their replies."""
+        (non-background) callbacks they are inputs of, once each (``only``: those of
+        them it accepts). Returns their replies."""
         self.props.update(changes)
         replies = []
         for cb in self.callbacks:
             changed = [c for c in changes if c in cb.input_ids]
-            if not changed or cb.background or cb.clientside or not run:
+            if not changed or cb.background or cb.clientside or not run or (only and not only(cb)):
                 continue
             r = self.post_raw(self.body(cb, changed))
             if r.status == 200:

@@ -131,35 +131,37 @@ class Slot:
             self.fd = -1
 
 
+def _lock_slot(folder: str, i: int) -> int | None:
+    """A file descriptor holding slot ``i``'s lock, or None when another holds it."""
+    fd = os.open(os.path.join(folder, f"slot-{i}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        os.close(fd)
+        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            return None
+        raise
+    return fd
+
+
 def try_acquire(folder: str | None = None, n: int | None = None) -> Slot | None:
     """A free slot of the ``n`` in ``folder``, held until released or the process ends; None if all are taken."""
     folder = folder or slot_dir()
     n = n or max_jobs()
     os.makedirs(folder, mode=0o700, exist_ok=True)
     for i in range(n):
-        fd = os.open(os.path.join(folder, f"slot-{i}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            os.close(fd)
-            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                continue
-            raise
-        return Slot(fd, i)
+        fd = _lock_slot(folder, i)
+        if fd is not None:
+            return Slot(fd, i)
     return None
 
 
 def _slot_free(folder: str, i: int) -> bool:
     """Whether slot ``i`` is free: taken and given back at once (held for microseconds)."""
-    fd = os.open(os.path.join(folder, f"slot-{i}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as exc:
-        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-            return False
-        raise
-    finally:
-        os.close(fd)  # closing gives the lock back
+    fd = _lock_slot(folder, i)
+    if fd is None:
+        return False
+    os.close(fd)  # closing gives the lock back
     return True
 
 
