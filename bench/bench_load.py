@@ -10,8 +10,8 @@ changes a control (loss, regularization, step h, preprocessing, training
 samples; 80 %) or trains a short run (20 %). Requests are built as the
 renderer builds them (``bench/dash_client.py``): a control change runs every
 server-side callback that control is an input of; a training run is polled
-until it answers, then the page's follow-ups are sent (commit, final status,
-and every view on the page redrawn for the new weights). The teaching sections
+until it answers, then the page's follow-ups are sent (the
+commit and every view on the page redrawn for the new weights). The teaching sections
 that the page mounts after its first views (``components/deferred.py``) are
 not simulated: neither their first draw nor their redraws after a run. The
 server is started here (an isolated job cache, default ``LINCLS_MAX_JOBS``),
@@ -277,8 +277,7 @@ def _on_page(c: DashClient, cb) -> bool:
 
 def after_training(c: DashClient) -> list:
     """What the page sends once a run's result has arrived: the result and the running
-    flag's fall trigger the commit and the final status; the committed weights then
-    redraw every view that shows them (on the page, not in a deferred section)."""
+    flag's fall trigger the commit; the committed weights then redraw every view that shows them (on the page, not in a deferred section)."""
     done = {
         f"{ids.RUNNING_STORE}.data": False,
         f"{ids.RESULT_STORE}.data": c.props.get(f"{ids.RESULT_STORE}.data"),

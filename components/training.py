@@ -263,34 +263,7 @@ def train_job(
     else:
         text = "Diverged: see the message on the page."
     final = emit(final=True, text=text)
-    # The result carries the final status too (:func:`show_final_status`): Dash
-    # can clear a job's last progress unread when it takes the result in the same
-    # poll. components.jobs holds such a result back one poll; this does not
-    # depend on that.
-    final["status"] = {"text": text, "done": str(records[-1].step if records else 0)}
     return final, message
-
-
-def final_status(result) -> tuple[str, str, str]:
-    """Status line and a full progress bar for a finished run's result snapshot."""
-    status = result.get("status") if isinstance(result, dict) else None
-    if not (isinstance(status, dict) and isinstance(status.get("text"), str)):
-        raise PreventUpdate
-    done = session._int(status.get("done"), "steps done", 0, 10**9)
-    return status["text"][:300], str(done), str(max(done, 1))
-
-
-@dash.callback(
-    Output(ids.TRAIN_STATUS, "children", allow_duplicate=True),
-    Output(ids.TRAIN_PROGRESS, "value", allow_duplicate=True),
-    Output(ids.TRAIN_PROGRESS, "max", allow_duplicate=True),
-    Input(ids.RESULT_STORE, "data"),
-    prevent_initial_call=True,
-)
-@guard.guarded(outputs=3)
-def show_final_status(result):
-    """A finished run's status from its result (its last progress message may never arrive)."""
-    return final_status(result)
 
 
 @dash.callback(

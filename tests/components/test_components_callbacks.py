@@ -315,23 +315,6 @@ def test_training_streams_snapshots_and_returns_the_final_one():
     assert result["history"]["loss"][-1] < result["history"]["loss"][0]
 
 
-def test_the_result_carries_the_final_status_in_case_its_progress_message_is_lost():
-    # Dash's poll can read a result and clear the job's last progress message unread
-    result, _, progress = train()
-    text, value, maximum = training.show_final_status(result)
-    assert text == progress[-1][-1] and text.startswith("Done")
-    assert value == maximum == "8"
-
-
-@pytest.mark.parametrize(
-    "result",
-    [None, {}, {"status": None}, {"status": {"text": 3}}, {"status": {"text": "Done", "done": "x"}}],
-)
-def test_a_result_without_a_usable_status_changes_nothing(result):
-    with pytest.raises(PreventUpdate):
-        training.show_final_status(result)
-
-
 def test_training_continues_the_history_of_the_same_objective():
     first, _, _ = train()
     second, _, _ = train(history=first["history"], weights=first["weights"])
