@@ -58,6 +58,7 @@ sys.path.insert(0, str(REPO))
 
 from bench._common import machine_info, report  # noqa: E402
 from bench.dash_client import DashClient  # noqa: E402
+from core import data as core_data  # noqa: E402
 from components import ids  # noqa: E402
 from components.security import is_loopback  # noqa: E402
 
@@ -66,7 +67,7 @@ CONTROL_CHANGES = [
     lambda r: {f"{ids.LOSS}.value": r.choice(LOSSES)},
     lambda r: {f"{ids.REG}.value": r.choice([-7.0, -5.0, -4.0, -3.0, -2.0, -1.0, 0.0])},
     lambda r: {f"{ids.GC_H}.value": r.choice([1e-2, 1e-3, 1e-5, 1e-7, 1e-9])},
-    lambda r: {f"{ids.PREPROCESSING}.value": r.choice(["standardize", "center", "scale", "none"])},
+    lambda r: {f"{ids.PREPROCESSING}.value": r.choice(list(core_data.PREPROCESSING))},
     lambda r: {f"{ids.TRAIN_SIZE}.value": r.choice([2.0, 2.69897, 3.0, 3.69897])},  # 100, 500, 1k, 5k
 ]
 TRAIN = f"{ids.TRAIN_BUTTON}.n_clicks"

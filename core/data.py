@@ -60,6 +60,7 @@ __all__ = [
     "available_datasets",
     "clear_cache",
     "dataset_label",
+    "deskew",
     "download",
     "load_builtin",
     "load_by_key",
@@ -78,7 +79,7 @@ __all__ = [
 
 BUILTIN = "mnist-sample"
 FASHION_MNIST = "fashion-mnist"
-PREPROCESSING = ("standardize", "center", "scale", "none")
+PREPROCESSING = ("standardize", "center", "scale", "deskew", "none")
 SAMPLING = ("first", "stratified")
 
 #: Environment variable naming a data folder (same meaning as ``--data``).
@@ -850,7 +851,10 @@ def _as_matrix(x: np.ndarray) -> np.ndarray:
 
 
 def preprocess(
-    X_train_raw: np.ndarray, X_other_list: Iterable[np.ndarray], mode: str
+    X_train_raw: np.ndarray,
+    X_other_list: Iterable[np.ndarray],
+    mode: str,
+    image_shape: tuple[int, int] | None = None,
 ) -> tuple[np.ndarray, list[np.ndarray]]:
     """Turn raw rows into float64 features. Statistics come from the training
     rows only and are applied unchanged to every other array.
@@ -860,6 +864,8 @@ def preprocess(
     * ``center`` -- subtract the training mean image.
     * ``scale`` -- to [0, 1]: unsigned integers by their dtype's maximum
       (uint8 / 255), anything else by the training split's min and max.
+    * ``deskew`` -- straighten each image (see :func:`deskew`; needs
+      ``image_shape``), then ``scale``.
     * ``none`` -- just float64.
     """
     if mode not in PREPROCESSING:
@@ -873,6 +879,13 @@ def preprocess(
             )
     train = raw_train.astype(np.float64)  # always a new array
     others = [x.astype(np.float64) for x in raw_others]
+    if mode == "deskew":
+        if image_shape is None or int(np.prod(image_shape)) != raw_train.shape[1]:
+            raise ValueError(
+                f"deskew needs the image shape of the {raw_train.shape[1]} features, not {image_shape!r}"
+            )
+        train = deskew(train, image_shape)
+        others = [deskew(x, image_shape) for x in others]
     mats = [train, *others]
     if mode == "standardize":
         for m in mats:
@@ -887,7 +900,7 @@ def preprocess(
         mean = train.mean(axis=0) if train.shape[0] else np.zeros(train.shape[1])
         for m in mats:
             m -= mean
-    elif mode == "scale":
+    elif mode in ("scale", "deskew"):
         if raw_train.dtype.kind == "u":
             lo, hi = 0.0, float(np.iinfo(raw_train.dtype).max)
         elif train.size:
@@ -899,6 +912,55 @@ def preprocess(
             m -= lo
             m /= span
     return train, others
+
+
+def deskew(X: np.ndarray, image_shape: tuple[int, int], chunk: int = 4096) -> np.ndarray:
+    """Straighten slanted digits: shear each image sideways so that its ink's
+    principal axis is vertical and its centre of mass sits in the middle column.
+
+    ``X`` is (N, H*W), row-major images of ``image_shape`` = (H, W) with
+    non-negative ink. From the image's moments (centre ``cy, cx``; ``mu11``,
+    ``mu02`` over rows y and columns x, weighted by ink) the slant is
+    ``alpha = mu11 / mu02`` (columns per row), and output pixel (y, x) takes
+    the input at column ``x + alpha*(y - cy) + cx - (W-1)/2`` of the same row,
+    linearly interpolated (zero outside the image). A blank image stays blank.
+    This is the classic MNIST preprocessing (LeCun et al.'s "deskewing"):
+    a per-image transform that uses no labels and no other image. Returns a
+    new float64 (N, H*W) array; ``X`` is not changed.
+    """
+    H, Wd = (int(v) for v in image_shape)
+    X = np.asarray(X)
+    if X.ndim != 2 or X.shape[1] != H * Wd:
+        raise ValueError(f"deskew: expected (N, {H * Wd}) rows for images of {H}x{Wd}, got {X.shape}")
+    out = np.empty(X.shape, dtype=np.float64)
+    rows = np.arange(H, dtype=np.float64)
+    cols = np.arange(Wd, dtype=np.float64)
+    for start in range(0, X.shape[0], chunk):
+        img = X[start : start + chunk].astype(np.float64).reshape(-1, H, Wd)
+        mass = img.sum(axis=(1, 2))
+        safe = np.where(mass > 0, mass, 1.0)
+        by_row = img.sum(axis=2)  # (n, H)
+        cy = by_row @ rows / safe
+        cx = img.sum(axis=1) @ cols / safe
+        dy = rows[None, :] - cy[:, None]  # (n, H)
+        mu11 = np.einsum("nh,nh->n", dy, img @ cols - by_row * cx[:, None]) / safe
+        mu02 = np.einsum("nh,nh->n", dy * dy, by_row) / safe
+        alpha = np.where(mu02 > 1e-12, mu11 / np.where(mu02 > 1e-12, mu02, 1.0), 0.0)
+        alpha[mass <= 0] = 0.0
+        shift = alpha[:, None] * dy + np.where(mass > 0, cx - (Wd - 1) / 2, 0.0)[:, None]  # (n, H)
+        src = cols[None, None, :] + shift[:, :, None]  # (n, H, W) source column of each output pixel
+        left = np.floor(src)
+        frac = src - left
+        # gather from rows padded with a zero column each side: index 0 and W+1 read 0
+        padded = np.zeros((len(img), H, Wd + 2))
+        padded[:, :, 1:-1] = img
+        flat = padded.reshape(-1)
+        base = (np.arange(len(img) * H) * (Wd + 2)).reshape(len(img), H, 1)
+        left = left.astype(np.intp)
+        res = flat[base + np.clip(left + 1, 0, Wd + 1)] * (1.0 - frac)
+        res += flat[base + np.clip(left + 2, 0, Wd + 1)] * frac
+        out[start : start + len(img)] = res.reshape(len(img), H * Wd)
+    return out
 
 
 def prepare(
@@ -921,6 +983,7 @@ def prepare(
         ds.x_train[tr].reshape(len(tr), d),
         [ds.x_train[va].reshape(len(va), d), ds.x_test[te].reshape(len(te), d)],
         mode,
+        ds.image_shape,
     )
     return Prepared(
         X_train=X_train,

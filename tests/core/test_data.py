@@ -743,6 +743,94 @@ def test_data052_scale_and_none():
         data.preprocess(xtr, [np.zeros((1, 3))], "none")
 
 
+def _deskew_reference(img: np.ndarray) -> np.ndarray:
+    """One image, written out with loops and np.interp (the trusted twin of data.deskew)."""
+    H, W = img.shape
+    m = img.sum()
+    if m == 0:
+        return np.zeros((H, W))
+    cy = sum(y * img[y, x] for y in range(H) for x in range(W)) / m
+    cx = sum(x * img[y, x] for y in range(H) for x in range(W)) / m
+    mu11 = sum((y - cy) * (x - cx) * img[y, x] for y in range(H) for x in range(W)) / m
+    mu02 = sum((y - cy) ** 2 * img[y, x] for y in range(H) for x in range(W)) / m
+    alpha = mu11 / mu02 if mu02 > 1e-12 else 0.0
+    out = np.zeros((H, W))
+    for y in range(H):
+        src = np.arange(W) + alpha * (y - cy) + cx - (W - 1) / 2
+        # zero beyond the edges, fading linearly over the one pixel outside
+        out[y] = np.interp(src, np.arange(-1, W + 1), np.r_[0.0, img[y], 0.0], left=0.0, right=0.0)
+    return out
+
+
+def _slanted_bar(H=28, W=28, slope=0.4, x0=9.0):
+    """A one-pixel-wide stroke x = x0 + slope*y drawn with linear interpolation."""
+    img = np.zeros((H, W))
+    for y in range(4, H - 4):
+        x = x0 + slope * y
+        f = int(np.floor(x))
+        img[y, f] += 1 - (x - f)
+        img[y, f + 1] += x - f
+    return img
+
+
+def test_data055_deskew_matches_loop_reference_and_leaves_input():
+    rng = np.random.default_rng(11)
+    imgs = rng.integers(0, 256, size=(7, 12, 10)).astype(np.uint8)
+    imgs[:, :, :3] = 0  # off-centre ink
+    imgs[2] = 0  # a blank image stays blank
+    imgs[4] = 0
+    imgs[4, 5, 6] = 200  # a single dot: no slant (mu02 = 0), moved to the middle column
+    X = imgs.reshape(7, -1)
+    before = X.copy()
+    got = data.deskew(X, (12, 10), chunk=3)  # chunks of 3: the chunk edges are exercised
+    assert got.dtype == np.float64 and got.shape == X.shape
+    np.testing.assert_array_equal(X, before)
+    for i in range(7):
+        np.testing.assert_allclose(got[i].reshape(12, 10), _deskew_reference(imgs[i].astype(float)), atol=1e-9)
+    np.testing.assert_array_equal(got[2], 0)
+    assert got[4].reshape(12, 10)[5, 4] + got[4].reshape(12, 10)[5, 5] == pytest.approx(200)
+
+
+@pytest.mark.parametrize("slope", [-0.5, -0.2, 0.0, 0.3, 0.6])
+def test_data056_deskew_straightens_a_slanted_stroke(slope):
+    img = _slanted_bar(slope=slope, x0=14 - slope * 14)
+    out = data.deskew(img.reshape(1, -1), (28, 28)).reshape(28, 28)
+    cols = np.arange(28)
+    inked = [y for y in range(28) if out[y].sum() > 0.5]
+    centres = np.array([out[y] @ cols / out[y].sum() for y in inked])
+    # upright: every row's ink at the same column, the image's middle (13.5)
+    assert np.ptp(centres) < 0.05
+    assert centres.mean() == pytest.approx(13.5, abs=0.05)
+    assert out.sum() == pytest.approx(img.sum(), rel=1e-9)  # ink kept (nothing sheared out)
+    if slope:
+        in_centres = np.array([img[y] @ cols / img[y].sum() for y in inked])
+        assert np.ptp(in_centres) > 5 * abs(slope)  # the input was slanted
+
+
+def test_data057_deskew_mode_scales_and_needs_the_image_shape():
+    img = (_slanted_bar() * 255).astype(np.uint8).reshape(1, -1)
+    a, (b,) = data.preprocess(img, [img], "deskew", (28, 28))
+    np.testing.assert_allclose(a, data.deskew(img, (28, 28)) / 255)
+    np.testing.assert_array_equal(a, b)
+    assert 0 <= a.min() and a.max() <= 1
+    with pytest.raises(ValueError, match="deskew needs the image shape"):
+        data.preprocess(img, [], "deskew")
+    with pytest.raises(ValueError, match="deskew needs the image shape"):
+        data.preprocess(img, [], "deskew", (27, 28))
+    with pytest.raises(ValueError, match="expected"):
+        data.deskew(img, (14, 14))
+
+
+def test_data058_prepare_deskew_on_the_builtin_sample():
+    ds = data.load_builtin()
+    p = data.prepare(ds, 200, 50, mode="deskew")
+    assert p.mode == "deskew"
+    assert p.X_train.shape == (200, ds.n_features)
+    assert 0 <= p.X_train.min() and p.X_train.max() <= 1
+    ref = data.deskew(ds.x_test[:50].reshape(50, -1), ds.image_shape) / 255
+    np.testing.assert_allclose(p.X_test, ref)
+
+
 # --------------------------------------------------------------------------
 # sampling and prepare
 # --------------------------------------------------------------------------
