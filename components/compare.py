@@ -26,7 +26,7 @@ import numpy as np
 from dash import Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from components import curves, ids, session, templates, training
+from components import curves, exports, ids, session, templates, training
 from components import inspect_common as ic
 from components.guard import guarded
 from core import metrics
@@ -157,8 +157,8 @@ def _column(loss: str, numbers_id: str, templates_id: str, curves_id: str) -> ht
             html.H3(LOSSES[loss].label, className="inspect-h3"),
             html.Div(id=numbers_id, className="compare-numbers"),
             dcc.Graph(id=templates_id, figure=ic.placeholder("press Train both"),
-                      config={"displayModeBar": False}, className="graph graph-compare-templates"),
-            dcc.Graph(id=curves_id, figure=ic.placeholder(""), config={"displayModeBar": False},
+                      config=exports.png_config(f"compare-{loss}-templates"), className="graph graph-compare-templates"),
+            dcc.Graph(id=curves_id, figure=ic.placeholder(""), config=exports.png_config(f"compare-{loss}-curves"),
                       className="graph graph-compare-curves"),
         ],
     )

@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 from dash import ALL, Input, Output, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from components import ids, session, theme
+from components import exports, ids, session, theme
 from components import inspect_common as ic
 from components.grid import Mosaic, mosaic_layout
 from components.guard import guarded
@@ -325,7 +325,7 @@ def layout() -> html.Div:
                 className="eval-grid",
                 children=[
                     dcc.Graph(id=ids.EVALUATION_CONFUSION, figure=ic.placeholder("open this tab to compute"),
-                              config={"displayModeBar": False}, className="graph graph-confusion"),
+                              config=exports.png_config("confusion-matrix"), className="graph graph-confusion"),
                     html.Div([
                         html.Div(id=ids.EVALUATION_SUMMARY, className="eval-summary"),
                         html.Div(id=ids.EVALUATION_GALLERY, className="gallery"),
@@ -336,7 +336,7 @@ def layout() -> html.Div:
             html.Div(id=ids.EVALUATION_SCOREMAP_INFO, className="scoremap-info",
                      children=ic.message("Click a mistake above to see its score maps.")),
             dcc.Graph(id=ids.EVALUATION_SCOREMAP, figure=ic.placeholder("click a mistake"),
-                      config={"displayModeBar": False}, className="graph graph-scoremap"),
+                      config=exports.png_config("mistake-score-maps"), className="graph graph-scoremap"),
             dcc.Store(id=ids.EVALUATION_SELECTED_STORE, storage_type="memory"),  # no data=None (layout._store)
         ],
     )

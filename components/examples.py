@@ -24,7 +24,7 @@ import pandas as pd
 from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from components import evaluation, ids, session
+from components import evaluation, exports, ids, session
 from components import inspect_common as ic
 from components.guard import guarded
 from core import explain
@@ -240,7 +240,7 @@ def layout() -> html.Div:
             html.Div(id=ids.EXAMPLES_SCOREMAP_INFO, className="scoremap-info",
                      children=ic.message("Click an image in the table to see its score maps.")),
             dcc.Graph(id=ids.EXAMPLES_SCOREMAP, figure=ic.placeholder("click an image in the table"),
-                      config={"displayModeBar": False}, className="graph graph-scoremap"),
+                      config=exports.png_config("example-score-maps"), className="graph graph-scoremap"),
             dcc.Store(id=ids.EXAMPLES_SELECTED_STORE, storage_type="memory"),  # no data=None (layout._store)
         ],
     )

@@ -28,7 +28,7 @@ import plotly.graph_objects as go
 from dash import Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from components import curves, ids, session, templates, theme, training
+from components import curves, exports, ids, session, templates, theme, training
 from components import inspect_common as ic
 from components.guard import guarded
 from core import data as core_data
@@ -275,7 +275,7 @@ def layout() -> html.Div:
             html.Div(
                 className="hgrid-grid",
                 children=[
-                    dcc.Graph(id=ids.HYPERGRID_HEATMAP, figure=grid_figure(None), config={"displayModeBar": False},
+                    dcc.Graph(id=ids.HYPERGRID_HEATMAP, figure=grid_figure(None), config=exports.png_config("grid-search"),
                               className="graph graph-hgrid"),
                     html.Div(
                         id=ids.HYPERGRID_DETAIL,
@@ -283,9 +283,9 @@ def layout() -> html.Div:
                         children=[
                             html.Div(ic.message("Click a cell of the grid to see that run."), id=ids.HYPERGRID_CELL),
                             dcc.Graph(id=ids.HYPERGRID_TEMPLATES, figure=ic.placeholder(""),
-                                      config={"displayModeBar": False}, className="graph graph-compare-templates"),
+                                      config=exports.png_config("grid-cell-templates"), className="graph graph-compare-templates"),
                             dcc.Graph(id=ids.HYPERGRID_CURVES, figure=ic.placeholder(""),
-                                      config={"displayModeBar": False}, className="graph graph-compare-curves"),
+                                      config=exports.png_config("grid-cell-curves"), className="graph graph-compare-curves"),
                         ],
                     ),
                 ],

@@ -27,7 +27,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import Input, Output, dcc, html, no_update
 
-from components import controls, ids, session, sweep, theme
+from components import controls, exports, ids, session, sweep, theme
 from components.guard import guarded
 
 TAB = "landscape"
@@ -570,7 +570,7 @@ def layout() -> html.Div:
             dcc.Graph(
                 id=ids.LANDSCAPE_GRAPH,
                 figure=sweep.placeholder_figure("Computing the landscape…"),
-                config={"displayModeBar": False},
+                config=exports.png_config("loss-landscape"),
                 className="graph graph-landscape",
             ),
             html.P(id=ids.LANDSCAPE_CAPTION, className="caption"),

@@ -25,7 +25,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import Input, Output, dcc, html, no_update
 
-from components import controls, ids, session, theme
+from components import controls, exports, ids, session, theme
 from components.guard import guarded
 
 TAB = "sweep"
@@ -391,7 +391,7 @@ def layout() -> html.Div:
             dcc.Graph(
                 id=ids.SWEEP_GRAPH,
                 figure=placeholder_figure("Computing the sweep…"),
-                config={"displayModeBar": False},
+                config=exports.png_config("step-size-sweep"),
                 className="graph graph-sweep",
             ),
             html.P(id=ids.SWEEP_CAPTION, className="caption"),

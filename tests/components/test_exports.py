@@ -12,10 +12,10 @@ import zipfile
 import numpy as np
 import pandas as pd
 import pytest
-from dash import no_update
+from dash import dcc, html, no_update
 
 import app  # noqa: F401  (registers the callbacks)
-from components import analysis, curves, exports, ids, layout, lecture, session
+from components import analysis, curves, deferred, exports, ids, layout, lecture, session
 from core import export as core_export
 
 BUILTIN = session.DEFAULTS["dataset"]
@@ -187,28 +187,42 @@ def test_export_ui006_callbacks_report_and_clear_the_upload_box():
     out = exports.upload(as_upload(data), "c.json", False, ["show"], *[fresh[k] for k in lecture.KEYS])
     assert out[2 + lecture.KEYS.index("loss")] == "hinge" and out[-1] is None
     assert len(out) == 2 + len(lecture.KEYS) + 3 + 2
-    # the graphs offer a PNG download named after the view
-    page = layout.serve()
-    configs = {}
 
-    def walk(node):
-        if getattr(node, "id", None) in (
-            ids.TEMPLATES_GRAPH,
-            ids.CURVES_GRAPH,
-            ids.GC_HEATMAP,
-            ids.GC_SCATTER,
-        ):
-            configs[node.id] = node.config
-        children = getattr(node, "children", None)
-        for child in children if isinstance(children, list) else [children]:
-            if child is not None and hasattr(child, "to_plotly_json"):
-                walk(child)
 
-    walk(page)
-    assert len(configs) == 4
-    for cfg in configs.values():
-        assert cfg["modeBarButtons"] == [["toImage"]] and cfg["toImageButtonOptions"]["scale"] == 2
-        assert cfg["toImageButtonOptions"]["filename"].startswith("lincls-")
+def test_export_ui012_every_graph_offers_a_png_download_named_after_its_view():
+    """Every dcc.Graph of the page, the teaching sections mounted after load included, has the
+    toolbar's "download as PNG" button (and only that), with its own file name."""
+    page = html.Div([layout.serve(), *deferred.sections()])
+    graphs = [c for c in page._traverse() if isinstance(c, dcc.Graph)]
+    found = {g.id for g in graphs}
+    # the four first views and every teaching view's graph (a graph added later is walked too)
+    assert {
+        ids.TEMPLATES_GRAPH,
+        ids.CURVES_GRAPH,
+        ids.GC_HEATMAP,
+        ids.GC_SCATTER,
+        ids.SWEEP_GRAPH,
+        ids.LANDSCAPE_GRAPH,
+        ids.EXAMPLES_SCOREMAP,
+        ids.EVALUATION_CONFUSION,
+        ids.EVALUATION_SCOREMAP,
+        ids.COMPARE_TEMPLATES_SOFTMAX,
+        ids.COMPARE_CURVES_HINGE,
+        ids.HYPERGRID_HEATMAP,
+        ids.HYPERGRID_TEMPLATES,
+        ids.HYPERGRID_CURVES,
+    } <= found
+    assert len(graphs) >= 16
+    names = []
+    for graph in graphs:
+        cfg = graph.config or {}
+        assert cfg.get("displayModeBar", "hover") is not False, graph.id
+        assert cfg.get("modeBarButtons") == [["toImage"]], graph.id
+        opts = cfg.get("toImageButtonOptions") or {}
+        assert opts.get("format") == "png" and opts.get("scale") == 2, graph.id
+        assert opts.get("filename", "").startswith("lincls-"), graph.id
+        names.append(opts["filename"])
+    assert len(set(names)) == len(names), names  # each view saves under its own name
 
 
 # -- the CSVs re-import: a history redraws the loss curves, a check table the gradient-check view
