@@ -26,7 +26,7 @@ import numpy as np
 from dash import Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from components import curves, exports, ids, session, templates, training
+from components import curves, exports, formulas, ids, session, templates, training
 from components import inspect_common as ic
 from components.guard import guarded
 from core import metrics
@@ -174,15 +174,7 @@ def layout() -> html.Div:
                 f"initialization and seed, but at most {MAX_STEPS} steps each, so it stays short. Accuracies "
                 "are on all training, validation and test images."
             ),
-            html.Div(
-                className="inspect-formulas",
-                children=[
-                    ic.formula("softmax:  L", ic.sub("i"), " = −log(e", ic.sup("s", ic.sub("y")), " / Σ", ic.sub("j"),
-                               " e", ic.sup("s", ic.sub("j")), ")"),
-                    ic.formula("SVM:  L", ic.sub("i"), " = Σ", ic.sub("j≠y"), " max(0, s", ic.sub("j"), " − s",
-                               ic.sub("y"), " + Δ)"),
-                ],
-            ),
+            formulas.teach_formula(formulas.compare_markdown(), ids.COMPARE_FORMULA),
             html.Div(
                 className="inspect-controls",
                 children=[

@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 from dash import ALL, Input, Output, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from components import exports, ids, session, theme
+from components import exports, formulas, ids, session, theme
 from components import inspect_common as ic
 from components.grid import Mosaic, mosaic_layout
 from components.guard import guarded
@@ -316,11 +316,7 @@ def layout() -> html.Div:
                 "How the current weights do on the test images: counts of true against predicted class, the "
                 "mistakes the classifier is surest of, and, for a clicked image, where its scores come from."
             ),
-            ic.formula(
-                "ŷ = argmax", ic.sub("c"), " s", ic.sub("c"), ",   s", ic.sub("c"), " = Σ", ic.sub("p"), " w",
-                ic.sub("c,p"), " x", ic.sub("p"), " + b", ic.sub("c"), ",   accuracy of class c = M",
-                ic.sub("cc"), " / Σ", ic.sub("j"), " M", ic.sub("cj"),
-            ),
+            formulas.teach_formula(formulas.evaluation_markdown(), ids.EVALUATION_FORMULA),
             html.Div(
                 className="eval-grid",
                 children=[

@@ -14,6 +14,7 @@ out); the callbacks compute only while this tab shows.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import threading
 from collections import OrderedDict
@@ -24,7 +25,7 @@ import pandas as pd
 from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from components import evaluation, exports, ids, session
+from components import evaluation, exports, formulas, ids, session
 from components import inspect_common as ic
 from components.guard import guarded
 from core import explain
@@ -216,10 +217,8 @@ def layout() -> html.Div:
                 ic.sub("i"), "; under the table, their mean, the data loss over the whole split, the regularization "
                 "and the total (as in the CS231n linear-classification demo). Click an image for its score maps.",
             ]),
-            ic.formula(
-                "s", ic.sub("j"), " = w", ic.sub("j"), "·x + b", ic.sub("j"), ",   L = (1/N) Σ", ic.sub("i"),
-                " L", ic.sub("i"), " + R(W)",
-            ),
+            # the sidebar's loss: probabilities or margins (set in the browser, FORMULA_JS below)
+            formulas.teach_formula(formulas.examples_markdown("softmax"), ids.EXAMPLES_FORMULA),
             html.Div(
                 className="inspect-controls",
                 children=[
@@ -247,6 +246,21 @@ def layout() -> html.Div:
 
 
 # -- callbacks ---------------------------------------------------------------------------------
+
+# The formula follows the sidebar's loss in the browser (no request): one Markdown per loss.
+FORMULA_JS = """
+function (loss) {
+    const texts = __TEXTS__;
+    return texts[loss] || texts.softmax;
+}
+""".replace("__TEXTS__", json.dumps({name: formulas.examples_markdown(name) for name in LOSSES}))
+
+dash.clientside_callback(
+    FORMULA_JS,
+    Output(ids.EXAMPLES_FORMULA, "children"),
+    Input(ids.LOSS, "value"),  # also when the section is mounted (its output is new then)
+)
+
 
 
 @dash.callback(

@@ -4,6 +4,13 @@ r"""The formulas each view shows, typeset with Dash's MathJax (``dcc.Markdown(ma
 * Gradient check: the analytic gradient being checked (as derived in the
   notebook: softmax :math:`X^\top(P - Y)/N + \lambda W`; the hinges through
   their margin indicators) and the relative error with its finite difference.
+* The teaching views below them (:func:`teach_formula`, built into the sections
+  that :mod:`components.deferred` mounts after the first views): the step-size
+  sweep's two difference quotients and where round-off and truncation win, the
+  landscape's slice ``L(W + a D1 + b D2)`` and its directions, the examples'
+  scores and per-class terms (softmax probabilities, hinge margins), the score
+  map ``w_c ⊙ x`` and per-class accuracy, the two losses compared side by side,
+  and the grid search's objective and update.
 
 MathJax is a 2 MB script that Dash loads (as the ``async-mathjax`` chunk) only
 when a mathjax Markdown is rendered. So the first page carries no formula:
@@ -89,6 +96,94 @@ def gradcheck_markdown(loss: str, reg_mode: str, reg_bias: bool, method: str) ->
 
 def typeset(text: str) -> dcc.Markdown:
     return dcc.Markdown(text, mathjax=True, className="formula-tex")
+
+
+# -- the teaching views' formulas (one short line each, for the back of the room) -------------
+
+
+def sweep_markdown() -> str:
+    """The step-size sweep: both difference quotients, the error's two parts (round-off on the
+    left of the V, truncation on the right) and the relative error on the y axis. (No colour:
+    Dash's MathJax would fetch the TeX colour extension from the server, which does not serve it.)"""
+    return _math(
+        r"\text{forward: } n = \frac{L(w + h) - L(w)}{h}",
+        r"\text{central: } n = \frac{L(w + h) - L(w - h)}{2h}",
+        r"\text{error} \approx \underbrace{\varepsilon / h}_{\text{round-off}}"
+        r" + \underbrace{h \ \text{or}\ h^2}_{\text{truncation}}",
+        r"e = \frac{\lVert a - n \rVert}{\lVert a + n \rVert}",
+    )
+
+
+def landscape_markdown(mode: str, direction: str) -> str:
+    """The function a landscape slice plots and what its directions are."""
+    plane = mode == "2d"
+    lines = [r"f(a, b) = L(W + a D_1 + b D_2)" if plane else r"f(a) = L(W + a D_1)"]
+    if direction == "gradient":
+        lines.append(
+            r"D_1 = -\nabla L \, \frac{\lVert W \rVert}{\lVert \nabla L \rVert}"
+            + (r",\ \ D_2\ \text{random}" if plane else "")
+        )
+        lines.append(
+            r"W - \eta \nabla L:\ \ a = \frac{\eta \lVert \nabla L \rVert}{\lVert D_1 \rVert}"
+            + (r",\ b = 0" if plane else "")
+        )
+    else:
+        lines.append(
+            (r"D_1, D_2" if plane else r"D_1")
+            + r"\ \text{random},\ \ \lVert D_{:,c} \rVert = \lVert W_{:,c} \rVert"
+        )
+    return _math(*lines)
+
+
+#: each loss's per-class term, as the Examples table shows it (core.explain.per_class_terms), and L_i
+EXAMPLE_TERMS = {
+    "softmax": (r"p_j = \frac{e^{s_j}}{\sum_k e^{s_k}}", r"L_i = -\log p_{y_i}"),
+    "hinge": (r"m_j = \max(0,\, s_j - s_{y_i} + \Delta)", r"L_i = \sum_{j \ne y_i} m_j"),
+    "ova-hinge": (r"m_j = \max(0,\, \Delta - t_j s_j),\ t_j = \pm 1", r"L_i = \sum_j m_j"),
+    "structured-hinge": (r"m_j = \max(0,\, s_j - s_{y_i} + \Delta)", r"L_i = \max_{j \ne y_i} m_j"),
+}
+
+
+def examples_markdown(loss: str) -> str:
+    """The Examples table's rows: scores, the per-class terms of the loss, L_i; the totals below."""
+    term, li = EXAMPLE_TERMS.get(loss, EXAMPLE_TERMS["softmax"])
+    return _math(r"s_j = w_j^\top x + b_j", term, li, r"L = \frac{1}{N} \sum_i L_i + R(W)")
+
+
+def evaluation_markdown() -> str:
+    """Prediction, the score map of class c (w_c ⊙ x, summed, plus the bias) and per-class accuracy."""
+    return _math(
+        r"\hat y = \arg\max_c s_c",
+        r"s_c = \sum_p (w_c \odot x)_p + b_c",
+        r"\text{acc}_c = \frac{M_{cc}}{\sum_j M_{cj}}",
+    )
+
+
+def compare_markdown() -> str:
+    """The two losses trained side by side (from the same W_0, on the same batches)."""
+    return _math(
+        r"\text{softmax: }" + LOSS_TEX["softmax"],
+        r"\text{SVM: }" + LOSS_TEX["hinge"],
+    )
+
+
+def grid_markdown() -> str:
+    """What the grid search picks, and the update each of its cells trains with (SGD, momentum 0.9)."""
+    return _math(
+        r"(\eta^*, \lambda^*) = \arg\max_{\eta, \lambda} \text{acc}_{\text{val}}(W_{\eta, \lambda})",
+        r"v \leftarrow 0.9\, v - \eta \nabla_W \big(L_{\text{data}} + R_\lambda(W)\big)",
+        r"W \leftarrow W + v",
+    )
+
+
+def teach_formula(text: str, component_id: str | None = None) -> html.Div:
+    """A teaching view's formula box: ``text`` typeset (a Markdown of :func:`_math` lines) in large
+    type; ``component_id`` names the Markdown, whose ``children`` a callback may replace. These views are mounted after the first views are drawn (components.deferred), so their
+    MathJax never delays the first page."""
+    kw = {"id": component_id} if component_id else {}
+    return html.Div(
+        dcc.Markdown(text, mathjax=True, className="formula-tex", **kw), className="view-formula teach-formula"
+    )
 
 
 # -- layout and callback ------------------------------------------------------------------

@@ -28,7 +28,7 @@ import plotly.graph_objects as go
 from dash import Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from components import curves, exports, ids, session, templates, theme, training
+from components import curves, exports, formulas, ids, session, templates, theme, training
 from components import inspect_common as ic
 from components.guard import guarded
 from core import data as core_data
@@ -251,10 +251,7 @@ def layout() -> html.Div:
                 f"{MAX_STEPS} steps), scored on validation images held out of the training split. Click a cell: "
                 "it is re-run (seeded, so the same weights) to show its templates and curves."
             ),
-            ic.formula(
-                "(lr*, λ*) = argmax", ic.sub("lr, λ"), " accuracy", ic.sub("val"), "(W", ic.sub("lr, λ"),
-                "),   v ← 0.9 v − lr ∇", ic.sub("W"), "(L", ic.sub("data"), " + R", ic.sub("λ"), "(W)),  W ← W + v",
-            ),
+            formulas.teach_formula(formulas.grid_markdown(), ids.HYPERGRID_FORMULA),
             html.Div(
                 className="inspect-controls",
                 children=[

@@ -9,7 +9,8 @@ function of them.
   and loss controls, parsed the way the main view parses them.
 * :func:`png_data_uri` / :func:`thumbnail`: a raw image as a small PNG
   (``<img src="data:...">``; no Pillow, a dozen lines of zlib).
-* HTML formula helpers in the style of ``components.controls.FORMULAS``.
+* Small HTML helpers (subscripts, captions, notes, table numbers); the views' formulas are
+  typeset with MathJax (``components.formulas.teach_formula``).
 """
 
 from __future__ import annotations
@@ -147,15 +148,6 @@ def placeholder(text: str = "") -> go.Figure:
 
 def sub(*parts) -> html.Sub:
     return html.Sub(list(parts))
-
-
-def sup(*parts) -> html.Sup:
-    return html.Sup(list(parts))
-
-
-def formula(*parts) -> html.Div:
-    """A formula line (plain HTML, like the sidebar's loss formula)."""
-    return html.Div(list(parts), className="formula inspect-formula")
 
 
 def caption(text) -> html.P:

@@ -27,7 +27,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import Input, Output, dcc, html, no_update
 
-from components import controls, exports, ids, session, sweep, theme
+from components import controls, exports, formulas, ids, session, sweep, theme
 from components.guard import guarded
 
 TAB = "landscape"
@@ -265,31 +265,10 @@ def landscape_2d_figure(
 # -- the formulas -------------------------------------------------------------------
 
 
-def formula(mode: str, direction: str) -> list:
-    """The function plotted and what D1, D2 are, as HTML (large, in the ``formula-big`` box)."""
-    sub1, sub2 = html.Sub("1"), html.Sub("2")
-    head = ["L(W + a·D", sub1, ")"] if mode == "1d" else ["L(W + a·D", sub1, " + b·D", sub2, ")"]
-    rows = [html.Div(head, className="formula-line formula-main")]
-    if direction == "gradient":
-        d = ["D", html.Sub("1"), " = −∇L · ‖W‖ / ‖∇L‖"]
-        if mode == "2d":
-            d += [",  D", html.Sub("2"), " random"]
-        rows.append(html.Div(d, className="formula-line"))
-        rows.append(
-            html.Div(
-                ["one step  W − η∇L  is  a = η‖∇L‖ / ‖D", html.Sub("1"), "‖,  b = 0"],
-                className="formula-line formula-order",
-            )
-        )
-    else:
-        who = ["D", html.Sub("1")] if mode == "1d" else ["D", html.Sub("1"), ", D", html.Sub("2")]
-        rows.append(
-            html.Div(
-                [*who, " random, each class column scaled to ‖W", html.Sub("c"), "‖"],
-                className="formula-line",
-            )
-        )
-    return rows
+def formula(mode: str, direction: str) -> str:
+    """The function plotted and what D1, D2 are (and, along −∇L, where one step lands): the
+    Markdown of a MathJax formula (:func:`components.formulas.landscape_markdown`)."""
+    return formulas.landscape_markdown(mode, direction)
 
 
 # -- computation (cached) -------------------------------------------------------------
@@ -507,11 +486,7 @@ def layout() -> html.Div:
             html.Div(
                 className="inside-top",
                 children=[
-                    html.Div(
-                        formula(d["mode"], d["direction"]),
-                        id=ids.LANDSCAPE_FORMULA,
-                        className="formula formula-big",
-                    ),
+                    formulas.teach_formula(formula(d["mode"], d["direction"]), ids.LANDSCAPE_FORMULA),
                     html.Div(
                         className="inside-controls",
                         children=[

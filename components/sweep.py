@@ -25,7 +25,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import Input, Output, dcc, html, no_update
 
-from components import controls, exports, ids, session, theme
+from components import controls, exports, formulas, ids, session, theme
 from components.guard import guarded
 
 TAB = "sweep"
@@ -44,38 +44,13 @@ TRUNCATION_TEXT = "truncation error ~ h (forward) / h² (central)"
 _TRUNCATION_LINES = "truncation error<br>~ h (forward) / h² (central)"
 
 
-# -- formulas as plain HTML (no MathJax; see components.controls.FORMULAS) ------
-
-
-def frac(numerator, denominator) -> html.Span:
-    """A built-up fraction: numerator over a rule over denominator (CSS ``.frac``)."""
-    return html.Span(
-        className="frac",
-        children=[html.Span(numerator, className="frac-num"), html.Span(denominator, className="frac-den")],
-    )
+# -- the formula (typeset with MathJax: components.formulas) ----------------------
 
 
 def formula() -> html.Div:
-    """The two difference quotients with their error orders, coloured like their curves."""
-
-    def row(method: str, numerator: str, denominator: str, order: list) -> html.Div:
-        return html.Div(
-            className="formula-row",
-            children=[
-                html.Span(method, className="formula-tag", style={"color": COLOURS[method]}),
-                html.Span(["∂L/∂w ≈ ", frac(numerator, denominator)]),
-                # flat children: a list nested in a children list is not rendered by Dash
-                html.Span(["error ~ ", *order, " + ε/h"], className="formula-order"),
-            ],
-        )
-
-    return html.Div(
-        className="formula formula-big",
-        children=[
-            row("forward", "L(w + h) − L(w)", "h", ["h"]),
-            row("central", "L(w + h) − L(w − h)", "2h", ["h", html.Sup("2")]),
-        ],
-    )
+    """The two difference quotients (named in their curves' colours), the error's round-off and
+    truncation parts, and the relative error on the y axis."""
+    return formulas.teach_formula(formulas.sweep_markdown(), ids.SWEEP_FORMULA)
 
 
 # -- the figure -----------------------------------------------------------------

@@ -97,10 +97,15 @@ def test_landv005_hinge_is_piecewise_linear_softmax_is_curved():
 
 
 def test_landv006_formula_follows_mode_and_direction():
-    one = str(landscape.formula("1d", "gradient"))
-    two = str(landscape.formula("2d", "random"))
-    assert "L(W + a·D" in one and "b·D" not in one and "−∇L" in one and "η" in one
-    assert "b·D" in two and "random" in two and "η" not in two
+    one = landscape.formula("1d", "gradient")
+    two = landscape.formula("2d", "random")
+    assert "L(W + a D_1)" in one and "b D_2" not in one and r"-\nabla L" in one and r"\eta" in one
+    assert "L(W + a D_1 + b D_2)" in two and "random" in two and r"\eta" not in two
+    assert r"D_1, D_2\ \text{random}" in two and r"\lVert D_{:,c} \rVert = \lVert W_{:,c} \rVert" in two
+    # typeset with MathJax, in the box the tab's layout gives it
+    assert all(line.startswith("$") and line.endswith("$") for line in one.split("\n\n"))
+    box = next(c for c in landscape.layout()._traverse() if getattr(c, "id", None) == ids.LANDSCAPE_FORMULA)
+    assert box.mathjax and box.children == landscape.formula("1d", "gradient")
 
 
 # -- the callback ----------------------------------------------------------------------
@@ -160,7 +165,7 @@ def test_landv010_line_along_minus_gradient_with_the_sgd_step(weights0):
     assert star.y[0] < w.y[0]  # a small step downhill lowers the loss
     text = "".join(caption)
     assert "all 500 training samples" in text and "201 points" in text and " ms" in text
-    assert "−∇L" in str(formula)
+    assert r"-\nabla L" in formula
 
 
 def test_landv011_plane_at_the_sidebar_n_is_capped_and_says_so(weights0):
@@ -171,7 +176,7 @@ def test_landv011_plane_at_the_sidebar_n_is_capped_and_says_so(weights0):
     assert named(fig, "one step").y[0] == 0.0
     text = "".join(caption)
     assert "first 2,000 of the 5,000 training samples" in text and "at most 2,000" in text
-    assert "b·D" in str(formula)
+    assert "b D_2" in formula
 
 
 def test_landv012_random_directions_have_no_step(weights0):

@@ -1,5 +1,6 @@
-"""View "Inside the gradient" in a real browser: the step-size sweep draws, the
-landscape tab draws its line and its plane, with no console error."""
+"""View "Inside the gradient" in a real browser: the step-size sweep draws, with its typeset
+formula and the toolbar's PNG download, the landscape tab draws its line and its plane, with no
+console error."""
 
 from __future__ import annotations
 
@@ -20,6 +21,19 @@ return gd._fullData.map(t => {
   return [t.name, t.type, t.x ? t.x.length : 0, rows, cols];
 });
 """
+
+
+# the titles of a graph's mode-bar buttons (plotly draws them; hidden until hover, but present)
+_MODEBAR = """
+return Array.from(document.querySelectorAll('#' + arguments[0] + ' .modebar-btn')).map(b => b.getAttribute('data-title'));
+"""
+
+
+def formula_tex(dash_duo, component_id):
+    """The LaTeX a formula's dcc.Markdown holds (what MathJax typesets)."""
+    return dash_duo.driver.execute_script(
+        "const c = window.dash_component_api.getLayout(arguments[0]); return c && c.props.children;", component_id
+    )
 
 
 def traces(dash_duo, graph_id):
@@ -58,6 +72,16 @@ def test_teachg001_sweep_then_landscape_line_and_plane(dash_duo, dash_app):
         lambda: names(dash_duo, ids.SWEEP_GRAPH) == ["central differences", "forward differences"],
         message="the sweep's two curves",
     )
+    # its formula typeset (MathJax arrives with the section), and the toolbar's PNG download
+    wait_until(
+        lambda: dash_duo.driver.execute_script(
+            "return !!document.querySelector(arguments[0] + ' mjx-container svg')", f"#{ids.SWEEP_FORMULA}"
+        ),
+        message="the sweep's formula typeset",
+    )
+    assert "truncation" in formula_tex(dash_duo, ids.SWEEP_FORMULA)
+    titles = dash_duo.driver.execute_script(_MODEBAR, ids.SWEEP_GRAPH)
+    assert len(titles) == 1 and "download" in titles[0].lower() and "png" in titles[0].lower(), titles
     assert [row[2] for row in traces(dash_duo, ids.SWEEP_GRAPH)] == [23, 23]
     dash_duo.wait_for_contains_text(f"#{ids.SWEEP_CAPTION}", "7,850 entries", timeout=10)
     assert "your h = 1e-5" in dash_duo.find_element(f"#{ids.SWEEP_GRAPH}").text
@@ -81,7 +105,14 @@ def test_teachg001_sweep_then_landscape_line_and_plane(dash_duo, dash_app):
     )
     assert contour[0][3:] == [41, 41]
     assert "current W" in names(dash_duo, ids.LANDSCAPE_GRAPH)
-    dash_duo.wait_for_contains_text(f"#{ids.LANDSCAPE_FORMULA}", "b·D", timeout=10)
+    # its formula follows, typeset by MathJax
+    wait_until(lambda: "b D_2" in (formula_tex(dash_duo, ids.LANDSCAPE_FORMULA) or ""), message="the plane's formula")
+    wait_until(
+        lambda: dash_duo.driver.execute_script(
+            "return !!document.querySelector(arguments[0] + ' mjx-container svg')", f"#{ids.LANDSCAPE_FORMULA}"
+        ),
+        message="the plane's formula typeset",
+    )
 
     # and back to 1-D
     dash_duo.find_element(f"#{ids.LANDSCAPE_MODE} input[value='1d']").click()
