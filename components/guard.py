@@ -37,6 +37,19 @@ class InputError(ValueError):
         super().__init__(self.message)
 
 
+class Refused(Exception):
+    """A request answered with ``outputs`` where no callback body runs: a
+    background callback's check before its job is started (``checked_first``
+    in :mod:`components.jobs`). Dash hands it to the app's ``on_error``
+    (:func:`on_error`), which answers with these outputs: the request gets
+    the callback's own rejection (its alert, the other outputs unchanged) and
+    no job is started."""
+
+    def __init__(self, outputs):
+        self.outputs = outputs
+        super().__init__("refused before the job was started")
+
+
 # What counts as a rejected input: the parsing helpers' own errors, and the
 # TypeError / KeyError / ... a value of the wrong shape causes in code that
 # reads it (a list where a dict belongs, a string where a list belongs).
@@ -118,11 +131,14 @@ def error_text(exc: Exception) -> str:
 def on_error(exc: Exception):
     """The app's global ``on_error``: the last net under a callback that is not
     :func:`guarded` (e.g. a new view's). Logs the exception, leaves every output
-    as it was, and shows one line (never a traceback) in the compute alert area."""
+    as it was, and shows one line (never a traceback) in the compute alert area.
+    A :class:`Refused` request is answered with its outputs instead."""
     import dash
 
     from components import ids
 
+    if isinstance(exc, Refused):  # a background callback's check: its outputs, nothing started
+        return exc.outputs
     log.error("callback failed: %s", str(exc).split("\n", 1)[0], exc_info=exc)
     try:
         dash.set_props(ids.ALERT_COMPUTE, {"children": alert_for(error_text(exc))})

@@ -10,6 +10,13 @@
   busy …" instead of queueing: the manager (:class:`DiskcacheJobs`,
   :class:`CeleryJobs`) does not even start a process or send a task, and a job
   that races past that check and finds no slot returns the same message.
+* **Checked first.** A background callback decorated with
+  :func:`checked_first` has its arguments checked in the web worker before
+  anything is started: a rejected value is answered at once with the
+  callback's own message (through the app's ``on_error``,
+  :class:`components.guard.Refused`), and no process is started, no task sent,
+  no slot taken. The job checks them again (a job function may be called
+  directly).
 * **Sign of life.** A running job writes a heartbeat into the job store every
   :data:`HEARTBEAT_S`. While the page polls for the result, the manager
   checks it: a job whose process is gone without a result (Diskcache), whose
@@ -264,6 +271,26 @@ def _heartbeat(manager: _Limits, key: str, stop: threading.Event) -> None:
 
 # -- the web side: managers ------------------------------------------------------------------
 
+CHECK_ATTR = "lincls_check_first"
+
+
+def checked_first(check: Callable) -> Callable:
+    """Decorate a background callback's body (anywhere below ``@dash.callback``;
+    ``functools.wraps`` carries the mark outwards) so that the manager calls
+    ``check`` with the callback's arguments (its inputs and state, without
+    ``set_progress``) before it starts a job. ``check`` returns None to start
+    the job, or the callback's outputs to answer with instead (a rejection
+    message); it may raise ``PreventUpdate`` (answer: nothing changes). It runs
+    in the web worker: keep it to checking values (cached data are fine). The
+    answer goes out through the app's ``on_error``, which must be
+    :func:`components.guard.on_error` (as in app.py)."""
+
+    def decorate(fn: Callable) -> Callable:
+        setattr(fn, CHECK_ATTR, check)
+        return fn
+
+    return decorate
+
 
 def _job_key(job) -> str:
     """The store key that maps a started job's handle to its result key."""
@@ -322,9 +349,26 @@ class _Limits:
         # the job writes its heartbeat through the manager that made it: in a
         # Diskcache job process (forked from the web worker) and in a Celery
         # worker (which builds its own manager when it imports the app) alike
-        return super().make_job_fn(limited(fn, bool(progress), self), progress, key)
+        job_fn = super().make_job_fn(limited(fn, bool(progress), self), progress, key)
+        check = getattr(fn, CHECK_ATTR, None)
+        if check is not None:  # called through Dash's registry, which keeps job_fn alive
+            self.__dict__.setdefault("_checks", {})[id(job_fn)] = check
+        return job_fn
+
+    def check_first(self, job_fn, args) -> None:
+        """Raise :class:`components.guard.Refused` with the outputs of the job's
+        :func:`checked_first` check when it rejects ``args`` (nothing is started then)."""
+        check = self.__dict__.get("_checks", {}).get(id(job_fn))
+        if check is None:
+            return
+        outputs = check(**args) if isinstance(args, dict) else check(*args)
+        if outputs is not None:
+            from components.guard import Refused
+
+            raise Refused(outputs)
 
     def call_job_fn(self, key, job_fn, args, context):
+        self.check_first(job_fn, args)  # a rejected value: answered at once, no slot counted
         outputs = context.get("outputs_list")
         in_use = slots_in_use()
         if in_use >= max_jobs():
@@ -514,6 +558,7 @@ __all__ = [
     "DiskcacheJobs",
     "TimeLimit",
     "celery_jobs",
+    "checked_first",
     "limited",
     "max_jobs",
     "slots_in_use",

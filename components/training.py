@@ -7,7 +7,9 @@ State flow (all per browser session, nothing in module globals):
   only at discrete moments: Reset (or a new init, seed or dataset), and when a
   training job ends. The fast path (analysis) and the redraws listen to them.
 * **Train** starts :func:`train_job` in the background manager (a separate
-  process with Diskcache, a worker with Celery). Roughly every
+  process with Diskcache, a worker with Celery), once :func:`check_train` has
+  accepted every value: a rejected one is answered at once, in the train alert,
+  and starts nothing (:func:`components.jobs.checked_first`). Roughly every
   :data:`PROGRESS_S` it streams, through ``progress=``, the latest W and
   history into ``train-live-store`` and a ``Patch`` of the templates and
   curves, so the page grows while it runs. Its final value goes to
@@ -24,8 +26,10 @@ from __future__ import annotations
 import math
 import time
 import traceback
+from typing import NamedTuple
 
 import dash
+import numpy as np
 from dash import Input, Output, State, no_update
 from dash.exceptions import PreventUpdate
 
@@ -104,6 +108,53 @@ def newest(*snapshots) -> dict | None:
     return max(snaps, key=lambda s: (s.get("run", 0), s.get("step", 0)))
 
 
+class TrainInputs(NamedTuple):
+    """A Train request's values, every one checked (see :func:`train_inputs`)."""
+
+    run: int
+    pace: str
+    scale: str
+    history: dict | None
+    data: session.DataChoice
+    loss: session.LossChoice
+    prep: object  # the prepared data (session.prepared)
+    cfg: TrainConfig
+    W: np.ndarray | None  # the stored weights when they fit the data, else None (start from cfg.init)
+
+
+def train_inputs(
+    n_clicks, dataset, train_size, test_size, preprocessing, loss, delta, reg, reg_mode, reg_bias,
+    init, seed, lr, batch, epochs, pace, scale, weights, history, _session,
+) -> TrainInputs:  # fmt: skip
+    """Check every value of a Train request (the callback's arguments, without
+    ``set_progress``); a rejected one raises a ValueError (mostly
+    :class:`components.guard.InputError`) that names its control. Used by the
+    job and, before a job is started, by :func:`check_train`."""
+    run = session.clicks(n_clicks, "Train button")
+    session.session_id(_session)
+    pace = session._choice(pace, session.PACES, "pace")
+    scale = session._choice(scale, (templates.SHARED, templates.PER_CLASS), "templates scale")
+    history = session.check_history(history)
+    data = session.data_choice(dataset, train_size, test_size, preprocessing)
+    lc = session.loss_choice(loss, reg, reg_mode, reg_bias, delta)
+    prep = session.prepared(data)
+    cfg = train_config(lc, lr, batch, epochs, init, seed, prep.X_train.shape[0])
+    shape = (prep.n_features + 1, prep.n_classes)
+    if weights and not isinstance(weights, dict):  # (weights of another dataset: start afresh)
+        raise session._bad_weights("not an object")
+    W = session.decode_weights(weights) if session.weights_fit(weights, data.dataset, shape) else None
+    return TrainInputs(run, pace, scale, history, data, lc, prep, cfg, W)
+
+
+@guard.guarded(outputs=2, alert=1, prefix="Cannot train: ")
+def check_train(*args):
+    """Train's check before a job is started (:func:`components.jobs.checked_first`):
+    None for a request to start, else the job's own answer to it (no new
+    result, the message in the train alert)."""
+    train_inputs(*args)
+    return None
+
+
 @dash.callback(
     Output(ids.RESULT_STORE, "data"),
     Output(ids.ALERT_TRAIN, "children"),
@@ -151,6 +202,7 @@ def newest(*snapshots) -> dict | None:
     cancel=[Input(ids.STOP_BUTTON, "n_clicks")],
     prevent_initial_call=True,
 )
+@jobs.checked_first(check_train)
 @guard.guarded(outputs=2, alert=1, prefix="Cannot train: ")
 def train_job(
     set_progress,
@@ -177,20 +229,14 @@ def train_job(
 ):
     """Minibatch SGD from the current weights, streaming snapshots (see the module docstring)."""
     _lower_priority()
-    try:
-        run = session.clicks(n_clicks, "Train button")
-        session.session_id(_session)
-        pace = session._choice(pace, session.PACES, "pace")
-        scale = session._choice(scale, (templates.SHARED, templates.PER_CLASS), "templates scale")
-        history = session.check_history(history)
-        data = session.data_choice(dataset, train_size, test_size, preprocessing)
-        lc = session.loss_choice(loss, reg, reg_mode, reg_bias, delta)
-        prep = session.prepared(data)
-        cfg = train_config(lc, lr, batch, epochs, init, seed, prep.X_train.shape[0])
+    try:  # checked before the job was started too (check_train); a direct call is checked here
+        t = train_inputs(
+            n_clicks, dataset, train_size, test_size, preprocessing, loss, delta, reg, reg_mode, reg_bias,
+            init, seed, lr, batch, epochs, pace, scale, weights, history, _session,
+        )  # fmt: skip
     except ValueError as exc:
         return no_update, alert(f"Cannot train: {exc}")
-    shape = (prep.n_features + 1, prep.n_classes)
-    W = session.decode_weights(weights) if session.weights_fit(weights, data.dataset, shape) else None
+    run, pace, scale, history, data, lc, prep, cfg, W = t
     if W is None:
         from core.train import init_weights
 

@@ -17,12 +17,12 @@ import tracemalloc
 
 import numpy as np
 import pytest
-from dash import no_update
+from dash import DiskcacheManager, no_update
 from dash.exceptions import PreventUpdate
 
 import app
 from bench.dash_client import DashClient
-from components import guard, ids, session, training
+from components import guard, ids, jobs, session, training
 from core import data as core_data
 
 LOG = np.log10
@@ -380,13 +380,16 @@ def test_guard032_reset_weights_over_http(client):
 NASTY = [NAN, 10**30, [1, [2]], {"b64": 1, "shape": [10**9, 10**9]}]
 
 
-def test_guard040_no_callback_answers_500_to_any_nasty_value(client):
-    """Every server-side callback of the page (also the other views'), every input and state."""
+def test_guard040_no_callback_answers_500_to_any_nasty_value(client, monkeypatch):
+    """Every server-side callback of the page (also the other views' and the background ones),
+    every input and state. A background callback's job is not started here (a value its check
+    lets through would start one per post): test_guard043-046 run them."""
+    started = []
+    monkeypatch.setattr(DiskcacheManager, "call_job_fn", lambda self, key, *_a: started.append(key) or "0")
     failures = []
-    n = 0
+    n = n_background = 0
     for cb in client.callbacks:
-        if cb.background:
-            continue  # posting would start jobs: the training callback is covered above and in test_scale
+        n_background += bool(cb.background)
         for dep in cb.inputs + cb.state:
             if str(dep["id"]).startswith("{"):
                 continue  # pattern-matching inputs: the lists the renderer builds
@@ -395,9 +398,9 @@ def test_guard040_no_callback_answers_500_to_any_nasty_value(client):
             for v in NASTY:
                 r = client.post_raw(client.body(cb, changed, {key: v}))
                 n += 1
-                if r.status not in (200, 204, 400):
+                if r.status not in (200, 204, 400) or "Traceback" in json.dumps(r.data):
                     failures.append((cb.output[:60], key, repr(v)[:30], r.status))
-    assert n > 200 and not failures, failures
+    assert n > 200 and n_background >= 4 and not failures, failures
 
 
 def test_guard041_malformed_envelopes_are_400_not_500(client):
@@ -435,3 +438,105 @@ def test_guard042_nan_and_infinity_literals_in_the_json_are_rejected_like_any_ba
     assert "Infinity" in body
     r = client.post_raw(None, raw=body.encode())
     assert r.status == 200 and "step h" in _alert_text(r, ids.ALERT_COMPUTE)
+
+
+# -- background callbacks over HTTP: Train is checked before a job is started ---------------------------
+
+TRAIN = f"{ids.TRAIN_BUTTON}.n_clicks"
+GOOD_W = session.initial_weights(core_data.BUILTIN, "gaussian", 0)
+
+# every input and state of Train -> the word its message must contain, and values it must refuse:
+# NaN, ±Infinity and 1e400 (JSON Infinity), negative, huge, the wrong type, a list, off the option list
+# (a number as a string, "7", is a number: the number inputs may send one)
+TRAIN_BAD = {
+    TRAIN: ("Train button", [NAN, INF, -1, 10**30, 2.5, "one", [1], {"n": 1}]),
+    f"{ids.DATASET}.value": ("dataset", ["../../etc/passwd", "data:/etc", 5, ["mnist-sample"], {"a": 1}]),
+    f"{ids.TRAIN_SIZE}.value": ("training samples", [NAN, 1e400, -5, 400, 10**30, "3e99", "x", [3.7]]),
+    f"{ids.TEST_SIZE}.value": ("test samples", [NAN, -INF, -1, 1e300, "2e300", [3]]),
+    f"{ids.PREPROCESSING}.value": ("preprocessing", ["rm", 1, None, ["scale"]]),
+    f"{ids.LOSS}.value": ("loss", ["mse", 3, None, ["softmax"], {"x": 1}]),
+    f"{ids.DELTA}.value": ("margin", [NAN, INF, -1, 1e9, "x", [1]]),
+    f"{ids.REG}.value": ("regularization", [NAN, 1e400, -50, 50, "x", [1]]),
+    f"{ids.REG_MODE}.value": ("penalty", ["both", 0, None, ["half"]]),
+    f"{ids.REG_BIAS}.value": ("bias", ["bias", ["x"], ["bias", "bias"], 5]),
+    f"{ids.INIT}.value": ("initial weights", ["ones", 3, ["zeros"]]),
+    f"{ids.SEED}.value": ("seed", [NAN, 1e400, -3, 2**64, 2.5, "seven", [7]]),
+    f"{ids.LR}.value": ("learning rate", [NAN, INF, -50, 50, "x", [-3]]),
+    f"{ids.BATCH_SIZE}.value": ("batch size", [NAN, 1e400, -1, 99, LOG(3), "x", [2]]),
+    f"{ids.EPOCHS}.value": ("epochs", [NAN, INF, -1, LOG(10**6), "x", [1]]),
+    f"{ids.TRAIN_PACE}.value": ("pace", ["ludicrous", 1, None, ["fast"]]),
+    f"{ids.TEMPLATES_SCALE}.value": ("templates scale", ["huge", 1, None, ["shared"]]),
+    f"{ids.WEIGHTS_STORE}.data": (
+        "weights",
+        [
+            NAN,
+            "b64",
+            [1],
+            {**GOOD_W, "b64": "AAAA"},  # too short for its shape
+            {**GOOD_W, "b64": "!" * 40},
+            {**GOOD_W, "dtype": "object"},
+            {**GOOD_W, "b64": 5},
+        ],
+    ),
+    f"{ids.HISTORY_STORE}.data": (
+        "history",
+        [NAN, "x", [1], {"sig": [], "step": "1"}, {"sig": [], "step": list(range(5000))}],
+    ),
+    f"{ids.SESSION_STORE}.data": (
+        "session",
+        [None, NAN, "x", {"id": ["x"]}, {"id": "../x"}, {"id": "a" * 100}],
+    ),
+}
+
+
+@pytest.fixture
+def nothing_starts(monkeypatch):
+    """Starting a job fails the test: Dash's manager is never reached."""
+
+    def started(*_a, **_k):
+        raise AssertionError("a job was started")
+
+    monkeypatch.setattr(DiskcacheManager, "call_job_fn", started)
+
+
+def test_guard043_train_is_rejected_over_http_before_any_job_starts(client, nothing_starts):
+    """Each bad value of every Train input and state, posted as the renderer posts a click: the
+    answer comes at once (no job handle to poll, no job process, no slot), names the control in
+    the train alert and changes nothing else (the weights and the last result stay)."""
+    cb = client.callback(trigger=TRAIN)
+    assert cb.background
+    assert {f"{d['id']}.{d['property']}" for d in cb.inputs + cb.state} == set(TRAIN_BAD)  # every one
+    page_w = client.props[f"{ids.WEIGHTS_STORE}.data"]
+    assert page_w["shape"] == GOOD_W["shape"] and page_w["dataset"] == GOOD_W["dataset"]
+    failures = []
+    for control, (word, values) in TRAIN_BAD.items():
+        for v in values:
+            over = {TRAIN: 1, f"{ids.TRAIN_PACE}.value": "fast", control: v}
+            r = client.post_raw(client.body(cb, [TRAIN], over))
+            text = _alert_text(r, ids.ALERT_TRAIN)
+            ok = (
+                r.status == 200
+                and "cacheKey" not in r.data
+                and "job" not in r.data
+                and set(r.data.get("response", {})) == {ids.ALERT_TRAIN}
+                and "Cannot train" in text
+                and word.lower() in text.lower()
+                and "Traceback" not in json.dumps(r.data)
+            )
+            if not ok:
+                failures.append((control, repr(v)[:40], r.status, json.dumps(r.data)[:200]))
+    assert not failures, failures
+    assert jobs.slots_in_use() == 0
+
+
+def test_guard044_a_valid_train_request_still_starts_its_job(client):
+    """The check lets the page's own values through: the same request, with good values, starts
+    a job (a handle to poll) whose result comes back; its slot is free afterwards."""
+    c = DashClient(flask_client=app.app.server.test_client())
+    c.load()
+    c.props[f"{ids.TRAIN_PACE}.value"] = "fast"
+    first, final, polls, job = c.run_background(TRAIN, 1, timeout=60)
+    assert first.status == 200 and "cacheKey" in first.data and job
+    assert final is not None and final.status == 200, final
+    assert final.data["response"][ids.RESULT_STORE]["data"]["run"] == 1
+    assert jobs.slots_in_use() == 0
