@@ -34,6 +34,10 @@
   other work gets a few percent of a core (in one load test there, a short
   run got no answer within 90 s).
 
+* **Stop.** A job ended on purpose (Stop, a newer run) is forgotten as it is
+  ended, so the page's next poll reads "cancelled" (Dash's 204: the page keeps
+  what the job streamed) instead of a started job gone ("stopped
+  unexpectedly").
 * **Handover.** Two races in Dash's polling are closed: a job that writes its
   result and ends between a poll's "result?" and "running?" counts as running
   until its result is collected (Dash would answer "cancelled" and drop it),
@@ -453,9 +457,22 @@ class _Limits:
         except Exception:  # noqa: BLE001 - a store hiccup: answer as Dash would
             return False
 
+    def _ended_on_purpose(self, job) -> None:
+        """Forget the bookkeeping of a job ended on purpose (Stop, a newer run,
+        its result collected): a poll after it then reads "cancelled" (Dash's
+        204, nothing changes, the page keeps what it streamed) instead of
+        finding a started job gone and saying it stopped unexpectedly."""
+        try:
+            key = self.store_get(_job_key(job))
+        except Exception:  # noqa: BLE001 - a store hiccup: the poll may then call it lost
+            return
+        if key:
+            self._forget(key, job)
+
     def terminate_job(self, job):
         if job is None or str(job) == BUSY_JOB:
             return None
+        self._ended_on_purpose(job)
         return super().terminate_job(job)
 
 
@@ -497,6 +514,7 @@ class DiskcacheJobs(_Limits, DiskcacheManager):
         polls each without blocking), another worker's are left to it."""
         if job is None or str(job) == BUSY_JOB:
             return
+        self._ended_on_purpose(job)
         import multiprocess
         import psutil
 

@@ -5,11 +5,15 @@
   results; at most ``LINCLS_MAX_JOBS`` jobs run and the next Train is told the
   server is busy without a process being started; a killed job is reported
   within the deadline; a second Train (double click) ends the first job and
-  only the newest run comes back; Stop frees the slot.
+  only the newest run comes back; Stop frees the slot, and the page keeps the
+  weights streamed so far (the poll after it reads "cancelled", not "stopped
+  unexpectedly").
 * Celery with Redis: ``redis-server`` on a free port and a Celery worker
   (``celery -A app:celery_app worker``), ``gunicorn -w 2`` with ``REDIS_URL``:
-  a training job runs in the worker and its result comes back to the page; a
-  worker process killed mid-run is reported instead of polled forever.
+  a training job runs in the worker and its result comes back to the page;
+  the busy limit, Stop and a second Train behave as with Diskcache; a bad
+  value is answered without a task being sent; a worker process killed
+  mid-run is reported instead of polled forever.
 
 Redis is required: when ``redis-server`` is missing the Celery tests fail under
 ``CI=true`` (``.ci/run`` installs it) and are skipped elsewhere.
@@ -111,6 +115,52 @@ def client(url: str, **props) -> DashClient:
 
 def handle_value(handle: str) -> str:
     return handle.rsplit("~", 1)[0]  # the signed handle: "<value>~<signature>"
+
+
+def poll_once(c: DashClient, cb, handles: dict):
+    """One poll of a started Train as the renderer sends it; its progress folded into the page's
+    props ("id.prop" -> value; DashClient.apply folds only ``{id: {prop: value}}``)."""
+    body = c.body(cb, [TRAIN])
+    for item in body["inputs"] + body["state"]:
+        item["value"] = None
+    reply = c.post_raw(body, handles)
+    for key, value in ((reply.data or {}).get("progress") or {}).items():
+        c.props[key] = value
+    return reply
+
+
+def stop_keeps_the_weights(c: DashClient, cb, handles: dict, slots: str, n_slots: int) -> None:
+    """Poll a running Train until it has streamed weights, press Stop, poll on as the page does:
+    the answer is "cancelled" (204: nothing changes, no "stopped unexpectedly"), the page's commit
+    makes the streamed snapshot its weights, and the job's slot is freed."""
+    live, end = None, time.time() + 30
+    while time.time() < end and not (live and live.get("step", 0) > 0):
+        time.sleep(0.1)
+        reply = poll_once(c, cb, handles)
+        assert reply.status == 200 and "response" not in reply.data, reply.data  # still running
+        live = c.props.get(f"{ids.LIVE_STORE}.data")
+    assert live and live["step"] > 0, "no weights streamed"
+    in_use = jobs.slots_in_use(slots, n_slots)
+    assert c.cancel(STOP, handles["job"]).status in (200, 204)
+    end = time.time() + 15
+    while time.time() < end:
+        time.sleep(0.1)
+        reply = poll_once(c, cb, handles)
+        assert reply.status in (200, 204), reply.status
+        if reply.status == 204 or "response" in reply.data:
+            break
+    assert reply.status == 204, reply.data  # not a result, not "the training job stopped unexpectedly"
+    live = c.props[f"{ids.LIVE_STORE}.data"]  # the last snapshot streamed before the job ended
+    commit = c.callback(trigger=f"{ids.RUNNING_STORE}.data", contains=ids.COMMITTED_STORE)
+    c.props[f"{ids.RUNNING_STORE}.data"] = False  # the running flag flips back: the page commits
+    reply = c.post_raw(c.body(commit, [f"{ids.RUNNING_STORE}.data"]))
+    assert reply.status == 200
+    assert response(reply)[ids.WEIGHTS_STORE]["data"]["b64"] == live["weights"]["b64"]
+    assert response(reply)[ids.COMMITTED_STORE]["data"] == {"run": live["run"], "step": live["step"]}
+    end = time.time() + 10
+    while time.time() < end and jobs.slots_in_use(slots, n_slots) >= in_use:
+        time.sleep(0.1)
+    assert jobs.slots_in_use(slots, n_slots) == in_use - 1
 
 
 def response(reply) -> dict:
@@ -233,10 +283,7 @@ def test_scale005_stop_ends_the_job_and_frees_its_slot(diskcache_server):
     cb, _, handles = c.start_background(TRAIN, 1)
     time.sleep(1.0)
     assert jobs.slots_in_use(slots, 2) == 1
-    assert c.cancel(STOP, handles["job"]).status in (200, 204)
-    deadline = time.time() + 5
-    while time.time() < deadline and jobs.slots_in_use(slots, 2):
-        time.sleep(0.1)
+    stop_keeps_the_weights(c, cb, handles, slots, 2)
     assert jobs.slots_in_use(slots, 2) == 0
 
 
@@ -553,7 +600,7 @@ def celery_server(redis_url, tmp_path_factory):
             if time.time() > end or worker.poll() is not None:
                 raise RuntimeError((tmp / "worker.log").read_text()[-3000:])
         web, url = gunicorn(2, env, tmp, "gunicorn-celery")
-        yield url, worker, probe
+        yield url, worker, probe, env
     finally:
         if web is not None:
             stop_tree(web, signal.SIGINT)
@@ -561,7 +608,7 @@ def celery_server(redis_url, tmp_path_factory):
 
 
 def test_scale010_training_runs_in_the_celery_worker_and_comes_back(celery_server):
-    url, worker, probe = celery_server
+    url, worker, probe, _ = celery_server
     c = client(url)
     first, final, polls, job = c.run_background(TRAIN, 1, timeout=60)
     assert first.status == 200 and len(handle_value(job)) == 36  # a Celery task id, not a pid
@@ -572,8 +619,60 @@ def test_scale010_training_runs_in_the_celery_worker_and_comes_back(celery_serve
     assert any(s.get("total") for s in stats.values()), stats  # the worker ran it
 
 
+def test_scale016_celery_busy_limit_stop_and_double_click(celery_server):
+    """What test_scale002/004/005 show under Diskcache, with Celery: at most LINCLS_MAX_JOBS jobs
+    run and the next Train is told "busy" without a task being sent; Stop ends a task, keeps the
+    weights it streamed and frees its slot; a second Train ends the first task and only the
+    newest run comes back."""
+    url, _, _, env = celery_server
+    slots = os.path.join(env["LINCLS_CACHE"], "slots")
+    slow = {f"{ids.TRAIN_PACE}.value": "watch"}
+    a, b = client(url, **slow), client(url, **slow)
+    (cb, _, ha), (_, _, hb) = a.start_background(TRAIN, 1), b.start_background(TRAIN, 1)
+    assert len(handle_value(ha["job"])) == 36 and len(handle_value(hb["job"])) == 36  # two tasks
+    end = time.time() + 30
+    while time.time() < end and jobs.slots_in_use(slots, 2) < 2:
+        time.sleep(0.1)
+    assert jobs.slots_in_use(slots, 2) == 2  # both run in the worker
+
+    late = client(url)
+    late_cb, _, handles = late.start_background(TRAIN, 1)
+    assert handle_value(handles["job"]) == jobs.BUSY_JOB  # no task was sent for it
+    reply, _ = late.poll_background(late_cb, TRAIN, handles, timeout=10)
+    assert reply.status == 200 and "server is busy" in alert_text(reply)
+    assert set(response(reply)) == {ids.ALERT_TRAIN}
+
+    stop_keeps_the_weights(a, cb, ha, slots, 2)  # Stop: 204, the streamed weights kept, a slot freed
+
+    b.props[f"{ids.TRAIN_PACE}.value"] = "fast"
+    _, _, second = b.start_background(TRAIN, 2, old_job=hb["job"])  # as the renderer sends a re-trigger
+    reply, _ = b.poll_background(cb, TRAIN, second, timeout=60)
+    assert reply is not None and response(reply)[ids.RESULT_STORE]["data"]["run"] == 2
+    end = time.time() + 10
+    while time.time() < end and jobs.slots_in_use(slots, 2):
+        time.sleep(0.1)
+    assert jobs.slots_in_use(slots, 2) == 0  # the first run's task was ended, not left to run on
+
+
+def test_scale017_a_bad_train_value_is_answered_without_sending_a_task(celery_server):
+    """The check before a job is started runs in the web worker for Celery too: no task id."""
+    url, _, probe, _ = celery_server
+    c = client(url)
+    for key, value, word in (
+        (f"{ids.LR}.value", float("nan"), "learning rate"),
+        (f"{ids.TRAIN_SIZE}.value", float("inf"), "training samples"),
+        (f"{ids.SEED}.value", [1], "seed"),
+        (f"{ids.LOSS}.value", "mse", "loss"),
+    ):
+        c.props[key], before = value, c.props[key]
+        cb, first, handles = c.start_background(TRAIN, 1)
+        c.props[key] = before
+        assert first.status == 200 and handles is None, first.data  # answered at once: no task to poll
+        assert set(response(first)) == {ids.ALERT_TRAIN} and word in alert_text(first), first.data
+
+
 def test_scale011_a_celery_job_whose_process_is_killed_is_reported(celery_server):
-    url, worker, probe = celery_server
+    url, worker, probe, _ = celery_server
     c = client(url, **{f"{ids.TRAIN_PACE}.value": "watch"})
     cb, _, handles = c.start_background(TRAIN, 1)
     time.sleep(2.0)
@@ -589,7 +688,7 @@ def test_scale011_a_celery_job_whose_process_is_killed_is_reported(celery_server
 
 def test_scale012_a_job_whose_whole_worker_dies_is_reported_after_the_deadline(celery_server):
     """No process is left to mark the task failed: the missing heartbeat gives it away (runs last: it kills the worker)."""
-    url, worker, probe = celery_server
+    url, worker, probe, _ = celery_server
     c = client(url, **{f"{ids.TRAIN_PACE}.value": "watch"})
     cb, _, handles = c.start_background(TRAIN, 1)
     time.sleep(2.0)
