@@ -540,3 +540,169 @@ def test_guard044_a_valid_train_request_still_starts_its_job(client):
     assert final is not None and final.status == 200, final
     assert final.data["response"][ids.RESULT_STORE]["data"]["run"] == 1
     assert jobs.slots_in_use() == 0
+
+
+# -- the other background callbacks over HTTP: "train both" and the grid search ----------------------
+# Their bad values are answered by their jobs (components/compare.py and hypergrid.py have no
+# jobs.checked_first check yet): posted and polled as the renderer does, so these pass either way.
+
+
+@pytest.fixture(scope="module")
+def bg_client():
+    c = DashClient(flask_client=app.app.server.test_client())
+    c.load()
+    c.props.update(
+        {f"{ids.HYPERGRID_LRS}.value": "lr2", f"{ids.HYPERGRID_REGS}.value": "reg2"}
+    )  # mounted later
+    return c
+
+
+def _run(c: DashClient, trigger: str, over: dict, value=None):
+    """Start ``trigger``'s background callback with ``over`` as the page's values and poll it to
+    its answer (the values are put back afterwards). Returns (first reply, final reply)."""
+    saved = {k: c.props.get(k) for k in over}
+    c.props.update(over)
+    try:
+        value = value if value is not None else (c.props.get(trigger) or 0) + 1
+        first, final, _polls, _job = c.run_background(trigger, value, timeout=60)
+    finally:
+        c.props.update(saved)
+    return first, final
+
+
+def _text(reply, output_id) -> str:
+    children = ((reply.data or {}).get("response") or {}).get(output_id, {}).get("children")
+    return json.dumps(children, ensure_ascii=False)
+
+
+COMPARE_BAD = {
+    f"{ids.DATASET}.value": ("dataset", ["../../etc/passwd", ["mnist-sample"]]),
+    f"{ids.TRAIN_SIZE}.value": ("training samples", [1e400, -5, 10**30]),
+    f"{ids.TEST_SIZE}.value": ("test samples", [NAN, [3]]),
+    f"{ids.PREPROCESSING}.value": ("preprocessing", ["rm"]),
+    f"{ids.REG}.value": ("regularization", [50, "x"]),
+    f"{ids.REG_MODE}.value": ("penalty", ["both"]),
+    f"{ids.REG_BIAS}.value": ("bias", [5]),
+    f"{ids.DELTA}.value": ("margin", [NAN]),
+    f"{ids.INIT}.value": ("initial weights", ["ones"]),
+    f"{ids.SEED}.value": ("seed", [2**64, [7]]),
+    f"{ids.LR}.value": ("learning rate", [INF]),
+    f"{ids.BATCH_SIZE}.value": ("batch size", [LOG(3)]),
+    f"{ids.EPOCHS}.value": ("epochs", [LOG(10**6)]),
+}
+
+
+def test_guard045_train_both_over_http_names_the_control_and_keeps_the_results(bg_client):
+    """Each bad value: a 200 (never a 500 or a traceback), the message naming the control in the
+    comparison's summary, every other output (the two runs' figures and numbers) unchanged, and
+    no job slot left taken."""
+    trigger = f"{ids.COMPARE_BUTTON}.n_clicks"
+    failures = []
+    for control, (word, values) in COMPARE_BAD.items():
+        for v in values:
+            first, final = _run(bg_client, trigger, {control: v})
+            text = _text(final, ids.COMPARE_SUMMARY) if final else ""
+            if not (
+                first.status == 200
+                and final is not None
+                and final.status == 200
+                and set(final.data.get("response", {})) == {ids.COMPARE_SUMMARY}
+                and "Cannot train" in text
+                and word.lower() in text.lower()
+                and "Traceback" not in json.dumps(first.data) + json.dumps(final.data)
+            ):
+                failures.append(
+                    (control, repr(v)[:30], final and final.status, final and json.dumps(final.data)[:160])
+                )
+    assert not failures, failures
+    assert jobs.slots_in_use() == 0
+
+
+GRID_BAD = {
+    f"{ids.HYPERGRID_LRS}.value": ("learning-rate grid", ["lr999", 5, None]),
+    f"{ids.HYPERGRID_REGS}.value": ("λ grid", ["reg999", None]),
+    f"{ids.LOSS}.value": ("loss", ["mse"]),
+    f"{ids.DATASET}.value": ("dataset", [5]),
+    f"{ids.TRAIN_SIZE}.value": ("training samples", [1e400]),
+    f"{ids.PREPROCESSING}.value": ("preprocessing", [["scale"]]),
+    f"{ids.REG_BIAS}.value": ("bias", [5]),
+    f"{ids.DELTA}.value": ("margin", [INF]),
+    f"{ids.SEED}.value": ("seed", [-3]),
+    f"{ids.LR}.value": ("learning rate", [NAN]),
+    f"{ids.BATCH_SIZE}.value": ("batch size", ["x"]),
+    f"{ids.EPOCHS}.value": ("epochs", [LOG(10**6)]),
+}
+
+
+def test_guard046_grid_search_over_http_names_the_control_and_keeps_the_results(bg_client):
+    """As test_guard045 for the grid search: the message in the grid's message line, the grid
+    (its store, streamed as progress) untouched."""
+    trigger = f"{ids.HYPERGRID_BUTTON}.n_clicks"
+    failures = []
+    for control, (word, values) in GRID_BAD.items():
+        for v in values:
+            first, final = _run(bg_client, trigger, {control: v})
+            text = _text(final, ids.HYPERGRID_MESSAGE) if final else ""
+            if not (
+                first.status == 200
+                and final is not None
+                and final.status == 200
+                and set(final.data.get("response", {})) == {ids.HYPERGRID_MESSAGE}
+                and f"{ids.HYPERGRID_STORE}.data" not in (final.data.get("progress") or {})
+                and "Cannot run the grid" in text
+                and word.lower() in text.lower()
+                and "Traceback" not in json.dumps(first.data) + json.dumps(final.data)
+            ):
+                failures.append(
+                    (control, repr(v)[:30], final and final.status, final and json.dumps(final.data)[:160])
+                )
+    assert not failures, failures
+    assert jobs.slots_in_use() == 0
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="hypergrid.grid_job tests `lr_key not in LR_GRIDS`: a list is a TypeError there, answered "
+    "'Grid failed: TypeError: unhashable type' instead of naming the control (hypergrid.py: "
+    "session._choice(lr_key, LR_GRIDS, ...))",
+)
+def test_guard047_grid_search_refuses_a_list_for_its_grid_choice_by_name(bg_client):
+    for control, word in (
+        (f"{ids.HYPERGRID_LRS}.value", "learning-rate grid"),
+        (f"{ids.HYPERGRID_REGS}.value", "λ grid"),
+    ):
+        _first, final = _run(bg_client, f"{ids.HYPERGRID_BUTTON}.n_clicks", {control: ["lr4", "reg4"]})
+        text = _text(final, ids.HYPERGRID_MESSAGE)
+        assert "Cannot run the grid" in text and word in text, text
+
+
+def test_guard048_a_grid_cell_click_with_bad_values_changes_nothing(bg_client):
+    """Re-running a clicked cell: a click outside the grid, malformed click data or a malformed
+    grid store is never a 500 or a traceback, and leaves the cell's figures as they were (at most
+    a note in the cell's line); no job slot is left taken."""
+    trigger = f"{ids.HYPERGRID_HEATMAP}.clickData"
+    store_key = f"{ids.HYPERGRID_STORE}.data"
+    click = {"points": [{"x": 1, "y": 1}]}
+    cases = [
+        ({}, {"points": [{"x": 1e400, "y": NAN}]}),
+        ({}, {"points": [{"x": -1, "y": 10**30}]}),
+        ({}, "x"),
+        ({}, [1]),
+        ({store_key: "x"}, click),
+        ({store_key: {"lrs": [1e-3] * 3, "regs": [1e-3] * 3, "data": {"dataset": "../x"}}}, click),
+        ({store_key: {"lrs": [NAN] * 3, "regs": [INF] * 3, "data": [1]}}, click),
+    ]
+    failures = []
+    for over, value in cases:
+        first, final = _run(bg_client, trigger, {**over, trigger: value}, value=value)
+        body = json.dumps(first.data) + json.dumps(final.data if final else None)
+        if not (
+            first.status == 200
+            and final is not None
+            and final.status in (200, 204)
+            and set((final.data or {}).get("response", {})) <= {ids.HYPERGRID_CELL}
+            and "Traceback" not in body
+        ):
+            failures.append((repr(over)[:40], repr(value)[:40], final and final.status, body[:160]))
+    assert not failures, failures
+    assert jobs.slots_in_use() == 0
