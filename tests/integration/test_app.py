@@ -149,6 +149,7 @@ def test_app004_stop_stops_and_keeps_the_weights(dash_duo, dash_app):
     time.sleep(1.5)
     assert trace_stats(dash_duo, ids.CURVES_GRAPH, 0, "y")[1] == stopped_at  # nothing grows after Stop
     assert text(dash_duo, f"#{ids.TRAIN_STATUS}") == status
+    assert text(dash_duo, f"#{ids.ALERT_TRAIN}") == ""  # a Stop, not "the training job stopped unexpectedly"
     # the weights learned so far are the current weights: the loss of all 5,000 samples has dropped
     wait_until(
         lambda: float(text(dash_duo, f"#{ids.SUMMARY_LOSS} .number-value")) < 2.0, message="kept weights"
@@ -173,4 +174,10 @@ def test_app005_a_bad_value_reaches_the_user_as_a_message(dash_duo, dash_app):
     seed.send_keys(Keys.CONTROL, "a")
     seed.send_keys("-3", Keys.ENTER)
     dash_duo.wait_for_contains_text(f"#{ids.ALERT_TRAIN}", "seed", timeout=15)
+    # Train with it: refused before a job starts, answered at once, and the page is not left "running"
+    dash_duo.find_element(f"#{ids.TRAIN_BUTTON}").click()
+    dash_duo.wait_for_contains_text(f"#{ids.ALERT_TRAIN}", "Cannot train: seed", timeout=15)
+    wait_until(lambda: not attribute(dash_duo, f"#{ids.TRAIN_BUTTON}", "disabled"), message="Train back on")
+    assert attribute(dash_duo, f"#{ids.STOP_BUTTON}", "disabled")
+    assert text(dash_duo, f"#{ids.SUMMARY_LOSS} .number-value") == loss_before  # the weights stay
     assert dash_duo.get_logs() == []
