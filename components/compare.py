@@ -164,7 +164,8 @@ def _column(loss: str, numbers_id: str, templates_id: str, curves_id: str) -> ht
     )
 
 
-def layout() -> html.Div:
+def layout(values: dict | None = None) -> html.Div:
+    """The tab's content (no control of its own: ``values``, as components.inspector passes every tab, is unused)."""
     return html.Div(
         className="inspect-pane",
         children=[

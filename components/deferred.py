@@ -11,20 +11,25 @@ drawn and it is idle (:data:`AFTER_VIEWS_JS`, as :mod:`components.formulas`
 does for MathJax). The sections' callbacks then fire as for any component
 added to the page, with the sidebar's current values.
 
-None of their controls is in the URL (:data:`components.lecture.CONTROLS`):
-they read the sidebar's controls, which are in the first page, so a link or an
-imported configuration restores them as before.
+Their own controls (tabs, the landscape's slice and seed, the examples'
+images, the grid's presets: :data:`components.lecture.TEACH_CONTROLS`) are in
+the URL, but no callback can set them before they are mounted: the mount
+callback builds the sections from the URL as it is then (``search``, a State:
+reading it costs the first views nothing), and ``components.lecture`` keeps
+URL and controls in step afterwards. The sidebar's controls they read are in
+the first page, so a link or an imported configuration restores them as before.
 """
 
 from __future__ import annotations
 
 import dash
-from dash import Input, Output, dcc, html
+from dash import Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
-from components import firstviews, ids, inside, inspector
+from components import firstviews, ids, inside, inspector, lecture
 
-#: (section id, its class, heading, the line shown until the section is mounted, its layout)
+#: (section id, its class, heading, the line shown until the section is mounted, its layout
+#: (a function of ``{component id: value}``, the teaching controls' values))
 SECTIONS = (
     (
         ids.INSIDE_VIEW,
@@ -66,9 +71,10 @@ def store() -> dcc.Store:
     return dcc.Store(id=ids.DEFERRED_STORE, storage_type="memory")
 
 
-def sections() -> list[html.Section]:
-    """The full sections, as the mount callback sends them."""
-    return [build() for *_, build in SECTIONS]
+def sections(values: dict | None = None) -> list[html.Section]:
+    """The full sections, as the mount callback sends them; ``values`` sets their controls
+    (:func:`components.lecture.teach_values` of the URL; the defaults without)."""
+    return [build(values) for *_, build in SECTIONS]
 
 
 # Resolves once the first views are drawn and the browser is idle (components.firstviews).
@@ -88,13 +94,15 @@ dash.clientside_callback(
 @dash.callback(
     *[Output(section_id, prop) for section_id, *_ in SECTIONS for prop in ("children", "className")],
     Input(ids.DEFERRED_STORE, "data"),
+    State(ids.LECTURE_LOCATION, "search"),
     prevent_initial_call=True,
 )
-def mount_sections(ready):
-    """Each section's content and class, in place of its placeholder's."""
+def mount_sections(ready, search=None):
+    """Each section's content and class, in place of its placeholder's, its controls set
+    as the URL says (a link to the landscape's plane opens on it; bad values: the defaults)."""
     if not ready:
         raise PreventUpdate
     out = []
-    for section in sections():
+    for section in sections(lecture.teach_values(search)):
         out += [section.children, section.className]
     return out

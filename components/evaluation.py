@@ -308,7 +308,8 @@ def draw_score_map(weights, dataset, train_size, test_size, preprocessing, loss,
 # -- layout ----------------------------------------------------------------------------------
 
 
-def layout() -> html.Div:
+def layout(values: dict | None = None) -> html.Div:
+    """The tab's content (no control of its own: ``values``, as components.inspector passes every tab, is unused)."""
     return html.Div(
         className="inspect-pane",
         children=[

@@ -208,7 +208,9 @@ def totals_block(totals: dict, n_rows: int, n_split: int, split: str, loss: sess
 # -- layout ----------------------------------------------------------------------------------
 
 
-def layout() -> html.Div:
+def layout(values: dict | None = None) -> html.Div:
+    """The tab's content; ``values`` (``{component id: value}``) sets its controls (the defaults else)."""
+    values = values or {}
     return html.Div(
         className="inspect-pane",
         children=[
@@ -223,9 +225,11 @@ def layout() -> html.Div:
                 className="inspect-controls",
                 children=[
                     dcc.RadioItems(id=ids.EXAMPLES_SPLIT, options=[{"label": "training", "value": "train"},
-                                   {"label": "test", "value": "test"}], value="train", inline=True,
+                                   {"label": "test", "value": "test"}],
+                                   value=values.get(ids.EXAMPLES_SPLIT, "train"), inline=True,
                                    className="segmented"),
-                    html.Label(["images ", dcc.Input(id=ids.EXAMPLES_INDICES, type="text", value=DEFAULT_INDICES,
+                    html.Label(["images ", dcc.Input(id=ids.EXAMPLES_INDICES, type="text",
+                                                     value=values.get(ids.EXAMPLES_INDICES, DEFAULT_INDICES),
                                                      debounce=True, className="input input-indices")],
                                className="inline-label", title=f"image numbers, up to {MAX_ROWS}"),
                     html.Button("Random 5", id=ids.EXAMPLES_RANDOM, n_clicks=0, className="btn btn-small",

@@ -241,7 +241,9 @@ def _dropdown(control_id, grids, value):
                         value=value, clearable=False, searchable=False, className="dropdown hgrid-dropdown")
 
 
-def layout() -> html.Div:
+def layout(values: dict | None = None) -> html.Div:
+    """The tab's content; ``values`` (``{component id: value}``) sets its controls (the defaults else)."""
+    values = values or {}
     return html.Div(
         className="inspect-pane",
         children=[
@@ -255,9 +257,9 @@ def layout() -> html.Div:
             html.Div(
                 className="inspect-controls",
                 children=[
-                    html.Label(["learning rates ", _dropdown(ids.HYPERGRID_LRS, LR_GRIDS, DEFAULT_LRS)],
+                    html.Label(["learning rates ", _dropdown(ids.HYPERGRID_LRS, LR_GRIDS, values.get(ids.HYPERGRID_LRS, DEFAULT_LRS))],
                                className="inline-label"),
-                    html.Label(["λ ", _dropdown(ids.HYPERGRID_REGS, REG_GRIDS, DEFAULT_REGS)],
+                    html.Label(["λ ", _dropdown(ids.HYPERGRID_REGS, REG_GRIDS, values.get(ids.HYPERGRID_REGS, DEFAULT_REGS))],
                                className="inline-label"),
                     html.Button("Run grid", id=ids.HYPERGRID_BUTTON, n_clicks=0, className="btn btn-primary"),
                     html.Button("Stop", id=ids.HYPERGRID_CANCEL, n_clicks=0, disabled=True, className="btn",

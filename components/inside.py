@@ -13,7 +13,10 @@ from dash import dcc, html
 from components import ids, landscape, sweep
 
 
-def layout(tab: str = sweep.TAB) -> html.Section:
+def layout(values: dict | None = None) -> html.Section:
+    """The section; ``values`` (``{component id: value}``, e.g. from the URL: components.lecture.teach_values)
+    sets its controls, the open tab included (the defaults for the ones it leaves out)."""
+    values = values or {}
     return html.Section(
         id=ids.INSIDE_VIEW,
         className="card view view-wide",
@@ -26,7 +29,7 @@ def layout(tab: str = sweep.TAB) -> html.Section:
             ),
             dcc.Tabs(
                 id=ids.INSIDE_TABS,
-                value=tab,
+                value=values.get(ids.INSIDE_TABS, sweep.TAB),
                 className="inside-tabs",
                 parent_className="inside-tabs-parent",
                 content_className="inside-tabs-content",
@@ -43,7 +46,7 @@ def layout(tab: str = sweep.TAB) -> html.Section:
                         value=landscape.TAB,
                         className="inside-tab",
                         selected_className="inside-tab--selected",
-                        children=landscape.layout(),
+                        children=landscape.layout(values),
                     ),
                 ],
             ),

@@ -22,7 +22,10 @@ TABS = (
 )
 
 
-def section(value: str = ic.TAB_EXAMPLES) -> html.Section:
+def section(values: dict | None = None) -> html.Section:
+    """The section; ``values`` (``{component id: value}``, e.g. from the URL: components.lecture.teach_values)
+    sets its controls, the open tab included (the defaults for the ones it leaves out)."""
+    values = values or {}
     return html.Section(
         id=ids.INSPECT_SECTION,
         className="card view inspect",
@@ -35,13 +38,13 @@ def section(value: str = ic.TAB_EXAMPLES) -> html.Section:
             ),
             dcc.Tabs(
                 id=ids.INSPECT_TABS,
-                value=value,
+                value=values.get(ids.INSPECT_TABS, ic.TAB_EXAMPLES),
                 className="inspect-tabs",
                 parent_className="inspect-tabs-parent",
                 content_className="inspect-tab-content",
                 children=[
                     dcc.Tab(label=label, value=v, className="inspect-tab", selected_className="inspect-tab--selected",
-                            children=build())
+                            children=build(values))
                     for v, label, build in TABS
                 ],
             ),

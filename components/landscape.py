@@ -478,8 +478,15 @@ def caption(sl: Slice, step: Step | None, loss) -> list:
 # -- the tab's content and callback ---------------------------------------------------
 
 
-def layout() -> html.Div:
-    d = DEFAULTS
+def layout(values: dict | None = None) -> html.Div:
+    """The tab's content; ``values`` (``{component id: value}``) sets its controls (the defaults else)."""
+    v = values or {}
+    d = dict(
+        mode=v.get(ids.LANDSCAPE_MODE, DEFAULTS["mode"]),
+        direction=v.get(ids.LANDSCAPE_DIRECTION, DEFAULTS["direction"]),
+        span=v.get(ids.LANDSCAPE_SPAN, DEFAULTS["span"]),
+        seed=v.get(ids.LANDSCAPE_SEED, DEFAULTS["seed"]),
+    )
     return html.Div(
         className="inside-pane",
         children=[

@@ -13,8 +13,25 @@ in step through a ``dcc.Location(refresh=False)``:
   stop of its slider, a bug that does not apply to the loss, ...) is ignored
   and named in a message; the control keeps its default.
 
+The teaching sections' controls (:data:`TEACH_CONTROLS`: which tab of "Inside
+the gradient" and "Inspect the classifier" is open, the landscape's slice,
+direction, span and seed, the examples' split and image numbers, the grid's
+presets) are in the URL too, e.g. ``?inspect_tab=grid&ls_seed=4``. Those
+sections are mounted after the first views are drawn (:mod:`components.deferred`),
+so the first views never wait for them, and no callback can read or set their
+controls before. Instead:
+
+* the sections are built from the URL when they are mounted
+  (:func:`teach_values`, read by ``deferred.mount_sections``);
+* until then the URL holds their state: :func:`controls_to_url` writes the
+  sidebar's controls and keeps the teaching part of the query as it is;
+* once mounted, :func:`teach_to_url` writes the URL when one of them changes
+  and :func:`url_to_teach` sets them on back/forward, as the two callbacks
+  above do for the sidebar.
+
 The same conversion reads a configuration JSON (:func:`state_from_config`),
-so an exported ``.json`` and a link restore the page the same way.
+so an exported ``.json`` and a link restore the page the same way, the
+teaching views included.
 
 Lecture mode (``lecture=1`` or the header toggle) adds the class
 ``lecture`` to the page root (``<html>``): larger text, and the advanced
@@ -31,6 +48,7 @@ from dash import Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from components import ids, session, urlstate
+from components import inspect_common as ic
 from core import data as core_data
 from core.gradcheck import BUGS
 from core.losses import LOSSES, REG_MODES
@@ -69,7 +87,61 @@ CONTROLS: tuple[tuple[str, str], ...] = (
 )
 KEYS = tuple(k for k, _ in CONTROLS)
 
-DEFAULTS: dict = {**session.DEFAULTS, "scale": SHARED_SCALE, "kinks": 1, "lecture": 0}
+#: (URL key, component id): the controls of the teaching sections, mounted after the first
+#: views (components.deferred; see the module docstring for how the URL reaches them)
+TEACH_CONTROLS: tuple[tuple[str, str], ...] = (
+    ("inside_tab", ids.INSIDE_TABS),
+    ("ls_mode", ids.LANDSCAPE_MODE),
+    ("ls_direction", ids.LANDSCAPE_DIRECTION),
+    ("ls_span", ids.LANDSCAPE_SPAN),
+    ("ls_seed", ids.LANDSCAPE_SEED),
+    ("inspect_tab", ids.INSPECT_TABS),
+    ("ex_split", ids.EXAMPLES_SPLIT),
+    ("ex_images", ids.EXAMPLES_INDICES),
+    ("grid_lrs", ids.HYPERGRID_LRS),
+    ("grid_regs", ids.HYPERGRID_REGS),
+)
+TEACH_KEYS = tuple(k for k, _ in TEACH_CONTROLS)
+URL_KEYS = KEYS + TEACH_KEYS
+
+#: Every other control of the page (and of the sections mounted later) and why a link leaves it
+#: out; tests/components/test_lecture.py fails on a control that is in neither list.
+NOT_IN_URL: dict[str, str] = {
+    ids.EXPORT_UPLOAD: "a file to import, not a setting: importing it sets the controls it carries",
+    ids.LECTURE_COPY: "the Copy link button itself (its content is the URL)",
+}
+
+# The teaching views' choices, as their modules define them (components.landscape, examples and
+# hypergrid import this module through components.exports, so they cannot be imported here;
+# test_lecture checks that these are the same).
+INSIDE_TABS = ("sweep", "landscape")
+INSPECT_TABS = (ic.TAB_EXAMPLES, ic.TAB_MISTAKES, ic.TAB_COMPARE, ic.TAB_GRID)
+LS_MODES = ("1d", "2d")
+LS_DIRECTIONS = ("gradient", "random")
+LS_AUTO = "auto"
+LS_SPANS = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0)
+LS_SEED_MAX = 2**32 - 1
+EX_MAX_ROWS = 10
+EX_MAX_INDEX = 10_000_000  # no split is larger (the sample-size sliders stop below)
+GRID_LRS = ("lr4", "lr7", "lr2")
+GRID_REGS = ("reg4", "reg6", "reg2")
+
+DEFAULTS: dict = {
+    **session.DEFAULTS,
+    "scale": SHARED_SCALE,
+    "kinks": 1,
+    "lecture": 0,
+    "inside_tab": INSIDE_TABS[0],
+    "ls_mode": LS_MODES[0],
+    "ls_direction": LS_DIRECTIONS[0],
+    "ls_span": LS_AUTO,
+    "ls_seed": 0,
+    "inspect_tab": INSPECT_TABS[0],
+    "ex_split": "train",
+    "ex_images": "0,1,2,3,4",
+    "grid_lrs": GRID_LRS[0],
+    "grid_regs": GRID_REGS[0],
+}
 
 SCHEMA: dict = {
     "dataset": {"type": str, "max_len": 200},
@@ -96,7 +168,19 @@ SCHEMA: dict = {
     "scale": (SHARED_SCALE, PER_CLASS_SCALE),
     "kinks": (0, 1),
     "lecture": (0, 1),
+    # the teaching sections
+    "inside_tab": INSIDE_TABS,
+    "ls_mode": LS_MODES,
+    "ls_direction": LS_DIRECTIONS,
+    "ls_span": (LS_AUTO, *(f"{s:g}" for s in LS_SPANS)),  # a string: "auto" or a number
+    "ls_seed": {"type": int, "min": 0, "max": LS_SEED_MAX},
+    "inspect_tab": INSPECT_TABS,
+    "ex_split": ("train", "test"),
+    "ex_images": {"type": str, "max_len": 120},  # "3,17,42": checked by image_numbers
+    "grid_lrs": GRID_LRS,
+    "grid_regs": GRID_REGS,
 }
+TEACH_SCHEMA = {k: SCHEMA[k] for k in TEACH_KEYS}
 
 _LOG_STEP = 0.5  # the regularization and learning-rate sliders stop every half decade
 _LOG_TOL = 1e-3  # how far (in log10) a URL value may be from a stop: 0.003162 is 10^-2.5
@@ -166,6 +250,98 @@ def state_from_controls(values: dict) -> dict:
         "kinks": 1 if "show" in (v.get("kinks") or []) else 0,
         "lecture": 1 if "on" in (v.get("lecture") or []) else 0,
     }
+
+
+def image_numbers(text) -> str | None:
+    """The examples' image numbers ("3, 17 42") as the URL writes them ("3,17,42"): at most
+    :data:`EX_MAX_ROWS` whole numbers, repeats dropped; None when the text is not such a list
+    (whether each image exists depends on the split; the Examples view says so)."""
+    parts = [p for p in str(text if text is not None else "").replace(",", " ").replace(";", " ").split() if p]
+    if not parts or len(parts) > 4 * EX_MAX_ROWS or not all(p.isdecimal() and p.isascii() for p in parts):
+        return None
+    out: list[int] = []
+    for p in parts:
+        i = int(p)
+        if i >= EX_MAX_INDEX:
+            return None
+        if i not in out:
+            out.append(i)
+    return ",".join(map(str, out)) if len(out) <= EX_MAX_ROWS else None
+
+
+def _span_text(value) -> str | None:
+    """The landscape's span as the URL writes it: "auto" or one of :data:`LS_SPANS` ("0.5")."""
+    if value == LS_AUTO:
+        return LS_AUTO
+    x = _float_or_none(value)
+    if x is None:
+        return None
+    near = [s for s in LS_SPANS if abs(x - s) <= 1e-9 * s]
+    return f"{near[0]:g}" if near else None
+
+
+def teach_state_from_controls(values: dict) -> dict:
+    """The URL state of the teaching controls' raw values (``{key: value}`` by
+    :data:`TEACH_KEYS`); a value that is not valid (a seed being typed) is None,
+    which the URL leaves out."""
+    v = values
+    seed = _int_or_none(v.get("ls_seed"))
+
+    def choice(key, choices):
+        return v.get(key) if v.get(key) in choices else None
+
+    return {
+        "inside_tab": choice("inside_tab", INSIDE_TABS),
+        "ls_mode": choice("ls_mode", LS_MODES),
+        "ls_direction": choice("ls_direction", LS_DIRECTIONS),
+        "ls_span": _span_text(v.get("ls_span")),
+        "ls_seed": seed if seed is not None and seed <= LS_SEED_MAX else None,
+        "inspect_tab": choice("inspect_tab", INSPECT_TABS),
+        "ex_split": choice("ex_split", ("train", "test")),
+        "ex_images": image_numbers(v.get("ex_images")),
+        "grid_lrs": choice("grid_lrs", GRID_LRS),
+        "grid_regs": choice("grid_regs", GRID_REGS),
+    }
+
+
+def teach_controls_from_state(state: dict) -> dict:
+    """Raw control values for a (validated) teaching state: the inverse of :func:`teach_state_from_controls`."""
+    s = state
+    return {
+        **{k: s[k] for k in ("inside_tab", "ls_mode", "ls_direction", "inspect_tab", "ex_split", "grid_lrs",
+                             "grid_regs")},
+        "ls_span": LS_AUTO if s["ls_span"] == LS_AUTO else float(s["ls_span"]),
+        "ls_seed": int(s["ls_seed"]),
+        "ex_images": ", ".join(s["ex_images"].split(",")),  # as the field shows them: "0, 1, 2"
+    }
+
+
+def _check_teach(s: dict, reject) -> None:
+    """What the schema cannot check of the teaching keys: the image numbers are a short list."""
+    numbers = image_numbers(s["ex_images"])
+    if numbers is None:
+        reject("ex_images", f"{s['ex_images'][:40]!r} is not a list of at most {EX_MAX_ROWS} image numbers")
+    else:
+        s["ex_images"] = numbers
+
+
+def teach_state_from_query(search) -> dict:
+    """The teaching part of a URL query: every valid teaching value, the defaults for the others
+    (the errors are reported by :func:`url_to_controls`, which reads the whole query)."""
+    state, _ = urlstate.decode_state(search, TEACH_SCHEMA, {k: DEFAULTS[k] for k in TEACH_KEYS})
+
+    def reject(key, _why):
+        state[key] = DEFAULTS[key]
+
+    _check_teach(state, reject)
+    return state
+
+
+def teach_values(search) -> dict:
+    """``{component id: value}`` of the teaching controls for a URL query: what the sections
+    are built with when they are mounted (components.deferred)."""
+    controls = teach_controls_from_state(teach_state_from_query(search))
+    return {cid: controls[k] for k, cid in TEACH_CONTROLS}
 
 
 def _log_position(x: float, lo: float, hi: float) -> float | None:
@@ -264,6 +440,7 @@ def check_state(state: dict, errors: list[str], present: set[str] | None = None)
         )
     if s["gc_bug"] and s["loss"] not in BUGS[s["gc_bug"]].applies_to:
         reject("gc_bug", f"{s['gc_bug']!r} does not apply to the {s['loss']} loss")
+    _check_teach(s, reject)
     return s
 
 
@@ -275,8 +452,9 @@ def decode_query(search) -> tuple[dict, list[str]]:
 
 
 def encode_query(state: dict) -> str:
-    """``"?k=v&..."`` of the state's non-default values (``""`` for the defaults)."""
-    return urlstate.encode_state({k: state.get(k) for k in KEYS}, DEFAULTS)
+    """``"?k=v&..."`` of the state's non-default values (``""`` for the defaults); a key the
+    state does not hold (the teaching ones, for a state of the sidebar alone) is left out."""
+    return urlstate.encode_state({k: state.get(k) for k in URL_KEYS}, DEFAULTS)
 
 
 def state_from_config(config: dict) -> tuple[dict, list[str]]:
@@ -303,9 +481,10 @@ def state_from_config(config: dict) -> tuple[dict, list[str]]:
 
 
 def config_dict(state: dict, **extra) -> dict:
-    """The JSON configuration of a state: every control (defaults included; not the lecture
-    mode, which is how the page is shown), ``format`` and ``extra`` (keys of :data:`CONFIG_META`)."""
-    controls = {k: state[k] for k in KEYS if k != "lecture" and state.get(k) is not None}
+    """The JSON configuration of a state: every control, the teaching views' too (defaults
+    included; not the lecture mode, which is how the page is shown), ``format`` and ``extra``
+    (keys of :data:`CONFIG_META`)."""
+    controls = {k: state[k] for k in URL_KEYS if k != "lecture" and state.get(k) is not None}
     return {"format": CONFIG_FORMAT, **controls, **extra}
 
 
@@ -393,11 +572,13 @@ _STATES = [State(cid, "value") for _, cid in CONTROLS]
     prevent_initial_call=True,  # dcc.Location reports the page's query when it mounts
 )
 def url_to_controls(search, *values):
-    """Open a link, or go back/forward: set the controls the URL describes.
-    Nothing when the URL says what the controls already say (it was just
-    written from them, perhaps with a value the user is still correcting)."""
+    """Open a link, or go back/forward: set the controls the URL describes
+    (the sidebar's; :func:`url_to_teach` sets the teaching sections'), and name
+    every value of the link that was not used. Nothing when the URL says what
+    the controls already say (it was just written from them, perhaps with a
+    value the user is still correcting)."""
     current = dict(zip(KEYS, values, strict=True))
-    if encode_query(state_from_controls(current)) == (search or ""):
+    if encode_query({**state_from_controls(current), **teach_state_from_query(search)}) == (search or ""):
         raise PreventUpdate
     state, errors = decode_query(search or "")
     return *control_updates(controls_from_state(state), current), url_alert(errors)
@@ -410,9 +591,59 @@ def url_to_controls(search, *values):
     prevent_initial_call=True,
 )
 def controls_to_url(*args):
-    """A control changed: write the URL, unless it already says the same."""
+    """A control changed: write the URL, unless it already says the same. The
+    teaching part of the query stays as it is (its controls may not be mounted
+    yet: the URL is where their state waits; :func:`teach_to_url` writes it)."""
     *values, search = args
-    query = encode_query(state_from_controls(dict(zip(KEYS, values, strict=True))))
+    main = state_from_controls(dict(zip(KEYS, values, strict=True)))
+    query = encode_query({**main, **teach_state_from_query(search)})
+    if query == (search or ""):
+        raise PreventUpdate
+    return query
+
+
+def _same_state(a, b) -> bool:
+    return a is not None and b is not None and urlstate._same(a, b)
+
+
+@dash.callback(
+    *[Output(cid, "value", allow_duplicate=True) for _, cid in TEACH_CONTROLS],
+    Input(ids.LECTURE_LOCATION, "search"),
+    *[State(cid, "value") for _, cid in TEACH_CONTROLS],
+    # fires only once the sections are mounted (before, none of its outputs is on the page);
+    # not when they are: they are built from the URL (deferred.mount_sections)
+    prevent_initial_call=True,
+)
+def url_to_teach(search, *values):
+    """Back/forward (or an imported configuration): set the teaching controls the URL
+    describes, each only where it differs (a bad value was named by :func:`url_to_controls`)."""
+    current = teach_state_from_controls(dict(zip(TEACH_KEYS, values, strict=True)))
+    target = teach_state_from_query(search)
+    if encode_query(current) == encode_query(target):
+        raise PreventUpdate  # what the URL says (or a value being typed, which the URL left out)
+    controls = teach_controls_from_state(target)
+    return [no_update if _same_state(current[k], target[k]) else controls[k] for k in TEACH_KEYS]
+
+
+@dash.callback(
+    Output(ids.LECTURE_LOCATION, "search", allow_duplicate=True),
+    *[Input(cid, "value") for _, cid in TEACH_CONTROLS],
+    *_STATES,
+    State(ids.LECTURE_LOCATION, "search"),
+    prevent_initial_call=True,
+)
+def teach_to_url(*args):
+    """A teaching control changed (a tab, the landscape's seed, the examples' images, ...):
+    write the URL with the sidebar's controls, unless it already says the same. (Also called
+    when the sections are mounted: built from the URL, they say the same.)"""
+    n = len(TEACH_KEYS)
+    teach, main, search = args[:n], args[n:-1], args[-1]
+    query = encode_query(
+        {
+            **state_from_controls(dict(zip(KEYS, main, strict=True))),
+            **teach_state_from_controls(dict(zip(TEACH_KEYS, teach, strict=True))),
+        }
+    )
     if query == (search or ""):
         raise PreventUpdate
     return query

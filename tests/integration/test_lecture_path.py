@@ -217,3 +217,57 @@ def test_path002_lecture_mode_hides_only_the_advanced_controls_and_back(dash_duo
     assert all(off[k] > 0 for k in before), off
     wait_until(lambda: tick_sizes() == ticks, message="the server's figure text sizes again")
     assert dash_duo.get_logs() == []
+
+
+_VALUE = "const c = window.dash_component_api.getLayout(arguments[0]); return c ? c.props.value : null;"
+
+
+def test_path003_a_link_opens_the_teaching_views_as_shared_and_back_restores_them(dash_duo, dash_app):  # noqa: F811
+    """The teaching sections are mounted after the first views, built from the URL: a link opens the
+    landscape's plane with its seed and the grid tab with its presets; a tab or a seed changed goes into
+    the URL, and back / forward restore each view."""
+    d = dash_duo.driver
+    dash_duo.start_server(dash_app)
+    dash_duo.wait_for_contains_text(f"#{ids.GC_SUMMARY}", "CORRECT", timeout=40)
+    link = "/?grid_lrs=lr7&inside_tab=landscape&inspect_tab=grid&ls_mode=2d&ls_seed=4&seed=3"
+    d.get(dash_duo.server_url + link)
+
+    def value(component_id):
+        return d.execute_script(_VALUE, component_id)
+
+    # the plane is drawn (the landscape tab is open, 2-D), with the link's seed; the grid tab its presets
+    wait_until(
+        lambda: d.execute_script(f"return !!document.querySelector('#{ids.LANDSCAPE_GRAPH} .contour')"),
+        timeout=60,
+        message="the landscape's plane from the link",
+    )
+    assert value(ids.LANDSCAPE_SEED) == 4 and value(ids.INSPECT_TABS) == "grid"
+    assert value(ids.HYPERGRID_LRS) == "lr7" and value(ids.SEED) == 3
+    assert "seed 4" in text(dash_duo, f"#{ids.LANDSCAPE_CAPTION}")
+    assert d.current_url == dash_duo.server_url + link  # mounted as the link says: nothing rewritten
+
+    # open another tab and change the landscape's seed: the URL follows each
+    scroll_to(dash_duo, ids.INSPECT_SECTION)
+    d.find_element(By.XPATH, f"//*[@id='{ids.INSPECT_TABS}']//*[contains(text(), 'istakes')]").click()
+    wait_until(lambda: "inspect_tab=mistakes" in d.current_url, message="the tab in the URL")
+    scroll_to(dash_duo, ids.INSIDE_VIEW)
+    seed = dash_duo.find_element(f"#{ids.LANDSCAPE_SEED}")
+    seed.send_keys(Keys.CONTROL, "a")
+    seed.send_keys("12", Keys.ENTER)
+    wait_until(lambda: "ls_seed=12" in d.current_url, message="the landscape's seed in the URL")
+    dash_duo.wait_for_contains_text(f"#{ids.LANDSCAPE_CAPTION}", "seed 12", timeout=40)
+
+    # back: seed 4 again (and its plane); back again: the grid tab; forward twice: the last view
+    d.back()
+    wait_until(lambda: value(ids.LANDSCAPE_SEED) == 4, message="back: seed 4")
+    dash_duo.wait_for_contains_text(f"#{ids.LANDSCAPE_CAPTION}", "seed 4", timeout=40)
+    d.back()
+    wait_until(lambda: value(ids.INSPECT_TABS) == "grid", message="back: the grid tab")
+    assert d.current_url == dash_duo.server_url + link
+    d.forward()
+    d.forward()
+    wait_until(lambda: value(ids.LANDSCAPE_SEED) == 12 and value(ids.INSPECT_TABS) == "mistakes", message="forward")
+    assert value(ids.SEED) == 3  # the sidebar's seed never moved
+
+    time.sleep(0.5)
+    assert dash_duo.get_logs() == []
