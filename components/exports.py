@@ -12,8 +12,11 @@
   (the loss curves redraw it); importing a check table redraws the
   gradient-check view from it (``core.export.read_gradcheck_csv`` rebuilds the
   CheckResult the figure builders take) until a control or the weights change.
-* Configuration ``.json``: every control; importing it sets them all, as a
-  link does (``components.lecture``).
+* Configuration ``.json``: every control, the teaching views' too (their
+  tabs, the landscape's slice and seed, the examples' images, the grid's
+  presets: read from the URL, which holds them); importing it sets them all,
+  as a link does (``components.lecture``): the sidebar's controls directly,
+  the teaching views' through the URL (they may not be mounted yet).
 * Figures: PNG from each graph's toolbar (:func:`png_config`: a named file at
   twice the screen resolution).
 
@@ -157,9 +160,10 @@ def weights_file(state: dict, weights: dict | None) -> bytes:
     )
 
 
-def download(kind: str, values: dict, weights: dict | None, history: dict | None):
-    """``(dcc.Download data, message)`` for one export of the current page."""
-    state = lecture.state_from_controls(values)
+def download(kind: str, values: dict, weights: dict | None, history: dict | None, search: str | None = None):
+    """``(dcc.Download data, message)`` for one export of the current page (``values``: the
+    sidebar's controls; ``search``: the URL's query, which holds the teaching views' controls)."""
+    state = {**lecture.state_from_controls(values), **lecture.teach_state_from_query(search)}
     stem = _stem(state)
     if kind == "weights":
         return dcc.send_bytes(weights_file(state, weights), f"{stem}-weights.npz"), "Weights exported."
@@ -195,15 +199,16 @@ _KIND_OF = {
     *[Input(b, "n_clicks") for b in _KIND_OF],
     State(ids.WEIGHTS_STORE, "data"),
     State(ids.HISTORY_STORE, "data"),
+    State(ids.LECTURE_LOCATION, "search"),
     *lecture._STATES,
     prevent_initial_call=True,
 )
-def export(_w, _h, _g, _c, weights, history, *values):
+def export(_w, _h, _g, _c, weights, history, search, *values):
     kind = _KIND_OF.get(ctx.triggered_id)
     if kind is None:
         raise PreventUpdate
     try:
-        data, message = download(kind, dict(zip(lecture.KEYS, values, strict=True)), weights, history)
+        data, message = download(kind, dict(zip(lecture.KEYS, values, strict=True)), weights, history, search)
     except ValueError as exc:
         return no_update, status(f"Not exported: {exc}", "error")
     return data, status(message)
@@ -329,8 +334,10 @@ def import_gradcheck(text: str, name: str, values: dict, kinks=None) -> tuple[tu
 def import_upload(contents, filename, values: dict, running: bool = False, kinks=None):
     """``(weights payload, history, {control: value}, (heatmap, scatter,
     summary), message)`` for an uploaded file; a value is ``no_update`` where
-    nothing changes. Raises ValueError with a readable message for anything
-    that cannot be imported."""
+    nothing changes. The controls are the sidebar's (:data:`lecture.KEYS`) and,
+    for a configuration (``.json``, or the one a weights ``.npz`` carries),
+    the teaching views' (:data:`lecture.TEACH_KEYS`). Raises ValueError with
+    a readable message for anything that cannot be imported."""
     if running:
         raise ValueError("a training job is running: stop it first")
     name = _safe_name(filename)
@@ -365,6 +372,7 @@ def import_upload(contents, filename, values: dict, running: bool = False, kinks
         payload = session.encode_weights(
             got["W"], dataset=dataset, origin=f"imported from {name}", run=0, step=0, imported=time.time()
         )
+        updates.update(lecture.teach_controls_from_state(state))  # set through the URL (upload)
         note = f" ({'; '.join(errors[:3])})" if errors else ""
         return payload, None, updates, NO_VIEWS, f"Imported the weights of {name}{note}."
     if lower.endswith(".json"):
@@ -375,6 +383,7 @@ def import_upload(contents, filename, values: dict, running: bool = False, kinks
             k: (no_update if k in _NOT_RESTORED else u)
             for k, u in zip(lecture.KEYS, lecture.control_updates(target, values), strict=True)
         }
+        updates.update(lecture.teach_controls_from_state(state))  # set through the URL (upload)
         note = f" ({'; '.join(errors[:3])})" if errors else ""
         return no_update, no_update, updates, NO_VIEWS, f"Restored the controls of {name}{note}."
     if lower.endswith(".csv"):
@@ -401,36 +410,47 @@ def import_upload(contents, filename, values: dict, running: bool = False, kinks
     Output(ids.GC_HEATMAP, "figure", allow_duplicate=True),
     Output(ids.GC_SCATTER, "figure", allow_duplicate=True),
     Output(ids.GC_SUMMARY, "children", allow_duplicate=True),
+    Output(ids.LECTURE_LOCATION, "search", allow_duplicate=True),
     Output(ids.EXPORT_STATUS, "children", allow_duplicate=True),
     Output(ids.EXPORT_UPLOAD, "contents"),
     Input(ids.EXPORT_UPLOAD, "contents"),
     State(ids.EXPORT_UPLOAD, "filename"),
     State(ids.RUNNING_STORE, "data"),
     State(ids.GC_KINKS, "value"),
+    State(ids.LECTURE_LOCATION, "search"),
     *lecture._STATES,
     prevent_initial_call=True,
 )
-def upload(contents, filename, running, kinks, *values):
+def upload(contents, filename, running, kinks, search, *values):
     """Import a weights .npz, a configuration .json, a loss-history .csv or a
     gradient-check .csv (then clear the box, so the same file can come again).
-    A file that cannot be imported is named in one line; the page stays as it was."""
+    A configuration sets the sidebar's controls and writes the URL, whose
+    teaching part sets the teaching views' controls (now, or when they are
+    mounted: ``components.lecture``). A file that cannot be imported is named
+    in one line; the page stays as it was."""
     if not contents:
         raise PreventUpdate
     n = len(lecture.KEYS)
+    current = dict(zip(lecture.KEYS, values, strict=True))
     try:
-        weights, history, updates, views, message = import_upload(
-            contents, filename, dict(zip(lecture.KEYS, values, strict=True)), bool(running), kinks
-        )
+        weights, history, updates, views, message = import_upload(contents, filename, current, bool(running), kinks)
     except ValueError as exc:
         return (
             no_update,
             no_update,
             *([no_update] * n),
             *NO_VIEWS,
+            no_update,
             status(f"Not imported: {exc}", "error"),
             None,
         )
-    return weights, history, *[updates[k] for k in lecture.KEYS], *views, status(message), None
+    query = no_update
+    if any(k in updates for k in lecture.TEACH_KEYS):
+        shown = {k: current[k] if updates[k] is no_update else updates[k] for k in lecture.KEYS}
+        teach = lecture.teach_state_from_controls({k: updates[k] for k in lecture.TEACH_KEYS})
+        q = lecture.encode_query({**lecture.state_from_controls(shown), **teach})
+        query = no_update if q == (search or "") else q
+    return weights, history, *[updates[k] for k in lecture.KEYS], *views, query, status(message), None
 
 
 # -- layout ------------------------------------------------------------------------------

@@ -69,12 +69,48 @@ def test_export_ui002_config_json_restores_every_control():
     weights, history, updates, views, message = exports.import_upload(as_upload(data), "c.json", fresh)
     assert views == exports.NO_VIEWS
     assert weights is no_update and history is no_update
-    restored = {k: (fresh[k] if u is no_update else u) for k, u in updates.items()}
+    restored = {k: (fresh[k] if updates[k] is no_update else updates[k]) for k in lecture.KEYS}
     assert {k: v for k, v in restored.items() if k != "lecture"} == {
         k: v for k, v in shown.items() if k != "lecture"
     }
     assert updates["seed"] == 11  # the seed too: a config re-creates the initial weights
     assert "Restored" in message
+
+
+def test_export_ui013_config_json_carries_the_teaching_views_and_restores_them_through_the_url():
+    """The teaching views' controls live in the URL (their sections may not be mounted yet): the
+    export reads them from it, the import writes them back into it, the sidebar's with them."""
+    shown = page_controls(loss="hinge", seed=3)
+    search = "?inspect_tab=grid&inside_tab=landscape&ls_mode=2d&ls_seed=9&ex_images=5%2C2&grid_lrs=lr2&loss=hinge&seed=3"
+    data, _ = exports.download("config", shown, trained_weights(), None, search)
+    config = json.loads(data["content"])
+    assert {k: config[k] for k in ("inspect_tab", "inside_tab", "ls_mode", "ls_seed", "ex_images", "grid_lrs")} == {
+        "inspect_tab": "grid", "inside_tab": "landscape", "ls_mode": "2d", "ls_seed": 9, "ex_images": "5,2",
+        "grid_lrs": "lr2",
+    }
+    assert config["ls_span"] == "auto" and config["ex_split"] == "train"  # defaults written out too
+    # import it into a fresh page: the sidebar's controls are set, the URL carries all of it
+    fresh = page_controls()
+    out = upload_outputs(as_upload(data), "c.json", fresh, search="")
+    assert out["controls"]["loss"] == "hinge" and out["controls"]["seed"] == 3
+    assert lecture.decode_query(out["search"])[0] == lecture.decode_query(search)[0]
+    assert out["search"] == lecture.encode_query(lecture.decode_query(search)[0])
+    # ... which the teaching sections are built from (or set from, once mounted)
+    values = lecture.teach_values(out["search"])
+    assert values[ids.INSPECT_TABS] == "grid" and values[ids.LANDSCAPE_SEED] == 9
+    assert values[ids.EXAMPLES_INDICES] == "5, 2" and values[ids.HYPERGRID_LRS] == "lr2"
+    # the page already shows it: no new history entry; a CSV or a refused file leaves the URL alone
+    assert upload_outputs(as_upload(data), "c.json", page_controls(loss="hinge", seed=3),
+                          search=out["search"])["search"] is no_update
+    bad = upload_outputs("data:text/plain;base64,aGVsbG8=", "notes.txt", fresh, search="")
+    assert bad["search"] is no_update and "Not imported" in str(bad["status"])
+    # a weights file carries the same configuration (the controls that keep W included)
+    npz, _ = exports.download("weights", shown, trained_weights(), None, search)
+    got = core_export.weights_from_npz_bytes(base64.b64decode(npz["content"]))
+    assert got["config"]["inspect_tab"] == "grid" and got["config"]["ls_seed"] == 9
+    back = upload_outputs(as_upload(npz), "w.npz", fresh, search="")
+    assert "inspect_tab=grid" in back["search"] and "ls_seed=9" in back["search"]
+    assert "seed=3" not in back["search"].replace("ls_seed", "")  # the weights keep this page's seed
 
 
 def test_export_ui003_history_and_check_table_csv_read_back_the_same():
@@ -180,13 +216,14 @@ def test_export_ui005_bad_files_are_refused_with_a_reason():
 def test_export_ui006_callbacks_report_and_clear_the_upload_box():
     fresh = page_controls()
     out = exports.upload(
-        "data:text/plain;base64,aGVsbG8=", "notes.txt", False, ["show"], *[fresh[k] for k in lecture.KEYS]
+        "data:text/plain;base64,aGVsbG8=", "notes.txt", False, ["show"], "", *[fresh[k] for k in lecture.KEYS]
     )
     assert out[0] is no_update and "Not imported" in str(out[-2]) and out[-1] is None
     data, _ = exports.download("config", page_controls(loss="hinge"), trained_weights(), None)
-    out = exports.upload(as_upload(data), "c.json", False, ["show"], *[fresh[k] for k in lecture.KEYS])
+    out = exports.upload(as_upload(data), "c.json", False, ["show"], "", *[fresh[k] for k in lecture.KEYS])
     assert out[2 + lecture.KEYS.index("loss")] == "hinge" and out[-1] is None
-    assert len(out) == 2 + len(lecture.KEYS) + 3 + 2
+    assert len(out) == 2 + len(lecture.KEYS) + 3 + 1 + 2
+    assert out[-3] == "?loss=hinge"  # the URL follows (and carries the teaching views' controls)
 
 
 def test_export_ui012_every_graph_offers_a_png_download_named_after_its_view():
@@ -248,11 +285,11 @@ def trained_history(sig=None, n=120) -> dict:
     )
 
 
-def upload_outputs(contents, filename, controls, running=False, kinks=("show",)) -> dict:
+def upload_outputs(contents, filename, controls, running=False, kinks=("show",), search="") -> dict:
     """The upload callback called as Dash calls it, its outputs by name."""
-    out = exports.upload(contents, filename, running, list(kinks), *[controls[k] for k in lecture.KEYS])
+    out = exports.upload(contents, filename, running, list(kinks), search, *[controls[k] for k in lecture.KEYS])
     n = len(lecture.KEYS)
-    assert len(out) == 2 + n + 5
+    assert len(out) == 2 + n + 6
     return {
         "weights": out[0],
         "history": out[1],
@@ -260,8 +297,9 @@ def upload_outputs(contents, filename, controls, running=False, kinks=("show",))
         "heatmap": out[2 + n],
         "scatter": out[3 + n],
         "gc_summary": out[4 + n],
-        "status": out[5 + n],
-        "contents": out[6 + n],
+        "search": out[5 + n],
+        "status": out[6 + n],
+        "contents": out[7 + n],
     }
 
 
