@@ -58,7 +58,7 @@ SHARED_SCALE, PER_CLASS_SCALE = "shared", "per-class"  # as components.templates
 CONFIG_FORMAT = "lincls-config/1"
 CONFIG_META = ("format", "origin", "weights_dataset")  # keys of a configuration that are not controls
 
-#: (URL key, component id): every control of the page, in the sidebar's order.
+#: (URL key, component id): every control of the first page (sidebar and header), in the sidebar's order.
 CONTROLS: tuple[tuple[str, str], ...] = (
     ("dataset", ids.DATASET),
     ("n_train", ids.TRAIN_SIZE),
