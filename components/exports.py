@@ -433,7 +433,9 @@ def upload(contents, filename, running, kinks, search, *values):
     n = len(lecture.KEYS)
     current = dict(zip(lecture.KEYS, values, strict=True))
     try:
-        weights, history, updates, views, message = import_upload(contents, filename, current, bool(running), kinks)
+        weights, history, updates, views, message = import_upload(
+            contents, filename, current, bool(running), kinks
+        )
     except ValueError as exc:
         return (
             no_update,

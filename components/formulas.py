@@ -182,7 +182,8 @@ def teach_formula(text: str, component_id: str | None = None) -> html.Div:
     MathJax never delays the first page."""
     kw = {"id": component_id} if component_id else {}
     return html.Div(
-        dcc.Markdown(text, mathjax=True, className="formula-tex", **kw), className="view-formula teach-formula"
+        dcc.Markdown(text, mathjax=True, className="formula-tex", **kw),
+        className="view-formula teach-formula",
     )
 
 

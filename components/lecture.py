@@ -256,7 +256,9 @@ def image_numbers(text) -> str | None:
     """The examples' image numbers ("3, 17 42") as the URL writes them ("3,17,42"): at most
     :data:`EX_MAX_ROWS` whole numbers, repeats dropped; None when the text is not such a list
     (whether each image exists depends on the split; the Examples view says so)."""
-    parts = [p for p in str(text if text is not None else "").replace(",", " ").replace(";", " ").split() if p]
+    parts = [
+        p for p in str(text if text is not None else "").replace(",", " ").replace(";", " ").split() if p
+    ]
     if not parts or len(parts) > 4 * EX_MAX_ROWS or not all(p.isdecimal() and p.isascii() for p in parts):
         return None
     out: list[int] = []
@@ -308,8 +310,18 @@ def teach_controls_from_state(state: dict) -> dict:
     """Raw control values for a (validated) teaching state: the inverse of :func:`teach_state_from_controls`."""
     s = state
     return {
-        **{k: s[k] for k in ("inside_tab", "ls_mode", "ls_direction", "inspect_tab", "ex_split", "grid_lrs",
-                             "grid_regs")},
+        **{
+            k: s[k]
+            for k in (
+                "inside_tab",
+                "ls_mode",
+                "ls_direction",
+                "inspect_tab",
+                "ex_split",
+                "grid_lrs",
+                "grid_regs",
+            )
+        },
         "ls_span": LS_AUTO if s["ls_span"] == LS_AUTO else float(s["ls_span"]),
         "ls_seed": int(s["ls_seed"]),
         "ex_images": ", ".join(s["ex_images"].split(",")),  # as the field shows them: "0, 1, 2"

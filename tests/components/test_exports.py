@@ -84,8 +84,14 @@ def test_export_ui013_config_json_carries_the_teaching_views_and_restores_them_t
     search = "?inspect_tab=grid&inside_tab=landscape&ls_mode=2d&ls_seed=9&ex_images=5%2C2&grid_lrs=lr2&loss=hinge&seed=3"
     data, _ = exports.download("config", shown, trained_weights(), None, search)
     config = json.loads(data["content"])
-    assert {k: config[k] for k in ("inspect_tab", "inside_tab", "ls_mode", "ls_seed", "ex_images", "grid_lrs")} == {
-        "inspect_tab": "grid", "inside_tab": "landscape", "ls_mode": "2d", "ls_seed": 9, "ex_images": "5,2",
+    assert {
+        k: config[k] for k in ("inspect_tab", "inside_tab", "ls_mode", "ls_seed", "ex_images", "grid_lrs")
+    } == {
+        "inspect_tab": "grid",
+        "inside_tab": "landscape",
+        "ls_mode": "2d",
+        "ls_seed": 9,
+        "ex_images": "5,2",
         "grid_lrs": "lr2",
     }
     assert config["ls_span"] == "auto" and config["ex_split"] == "train"  # defaults written out too
@@ -100,8 +106,12 @@ def test_export_ui013_config_json_carries_the_teaching_views_and_restores_them_t
     assert values[ids.INSPECT_TABS] == "grid" and values[ids.LANDSCAPE_SEED] == 9
     assert values[ids.EXAMPLES_INDICES] == "5, 2" and values[ids.HYPERGRID_LRS] == "lr2"
     # the page already shows it: no new history entry; a CSV or a refused file leaves the URL alone
-    assert upload_outputs(as_upload(data), "c.json", page_controls(loss="hinge", seed=3),
-                          search=out["search"])["search"] is no_update
+    assert (
+        upload_outputs(as_upload(data), "c.json", page_controls(loss="hinge", seed=3), search=out["search"])[
+            "search"
+        ]
+        is no_update
+    )
     bad = upload_outputs("data:text/plain;base64,aGVsbG8=", "notes.txt", fresh, search="")
     assert bad["search"] is no_update and "Not imported" in str(bad["status"])
     # a weights file carries the same configuration (the controls that keep W included)
@@ -287,7 +297,9 @@ def trained_history(sig=None, n=120) -> dict:
 
 def upload_outputs(contents, filename, controls, running=False, kinks=("show",), search="") -> dict:
     """The upload callback called as Dash calls it, its outputs by name."""
-    out = exports.upload(contents, filename, running, list(kinks), search, *[controls[k] for k in lecture.KEYS])
+    out = exports.upload(
+        contents, filename, running, list(kinks), search, *[controls[k] for k in lecture.KEYS]
+    )
     n = len(lecture.KEYS)
     assert len(out) == 2 + n + 6
     return {

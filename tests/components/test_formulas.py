@@ -74,12 +74,25 @@ TEACH_SYMBOLS = {
         r"\frac{\lVert a - n \rVert}{\lVert a + n \rVert}",  # the y axis
     ),
     ids.LANDSCAPE_FORMULA: (r"L(W + a D_1)", r"D_1 = -\nabla L", r"W - \eta \nabla L"),
-    ids.EXAMPLES_FORMULA: (r"s_j = w_j^\top x + b_j", r"p_j = \frac{e^{s_j}}{\sum_k e^{s_k}}", r"L_i = -\log p_{y_i}",
-                           r"L = \frac{1}{N} \sum_i L_i + R(W)"),
-    ids.EVALUATION_FORMULA: (r"\hat y = \arg\max_c s_c", r"(w_c \odot x)_p + b_c", r"\frac{M_{cc}}{\sum_j M_{cj}}"),
+    ids.EXAMPLES_FORMULA: (
+        r"s_j = w_j^\top x + b_j",
+        r"p_j = \frac{e^{s_j}}{\sum_k e^{s_k}}",
+        r"L_i = -\log p_{y_i}",
+        r"L = \frac{1}{N} \sum_i L_i + R(W)",
+    ),
+    ids.EVALUATION_FORMULA: (
+        r"\hat y = \arg\max_c s_c",
+        r"(w_c \odot x)_p + b_c",
+        r"\frac{M_{cc}}{\sum_j M_{cj}}",
+    ),
     ids.COMPARE_FORMULA: (LOSSES["softmax"].formula, LOSSES["hinge"].formula),
-    ids.HYPERGRID_FORMULA: (r"\arg\max_{\eta, \lambda}", r"\text{acc}_{\text{val}}", r"v \leftarrow 0.9\, v",
-                            r"R_\lambda(W)", r"W \leftarrow W + v"),
+    ids.HYPERGRID_FORMULA: (
+        r"\arg\max_{\eta, \lambda}",
+        r"\text{acc}_{\text{val}}",
+        r"v \leftarrow 0.9\, v",
+        r"R_\lambda(W)",
+        r"W \leftarrow W + v",
+    ),
 }
 
 
@@ -96,7 +109,9 @@ def test_formula005_every_teaching_view_typesets_its_formula_with_mathjax():
         assert isinstance(tex, dcc.Markdown) and tex.mathjax, component_id
         lines = tex.children.split("\n\n")
         assert all(line.startswith(r"$\displaystyle ") and line.endswith("$") for line in lines), component_id
-        assert len(lines) <= 5 and all(len(line) < 140 for line in lines), component_id  # short lines (TeX source)
+        assert len(lines) <= 5 and all(len(line) < 140 for line in lines), (
+            component_id
+        )  # short lines (TeX source)
         for symbol in symbols:
             assert symbol in tex.children, (component_id, symbol)
     # every tab of both sections carries a typeset formula, and no plain-HTML formula is left
@@ -140,6 +155,14 @@ def test_formula007_landscape_formula_follows_its_slice_and_direction():
     # the sweep names both methods; no \color (its MathJax extension is not served: a console error)
     sweep_tex = formulas.sweep_markdown()
     assert r"\text{forward: }" in sweep_tex and r"\text{central: }" in sweep_tex
-    for tex in (sweep_tex, line, plane, rand, formulas.evaluation_markdown(), formulas.compare_markdown(),
-                formulas.grid_markdown(), *map(formulas.examples_markdown, LOSSES)):
+    for tex in (
+        sweep_tex,
+        line,
+        plane,
+        rand,
+        formulas.evaluation_markdown(),
+        formulas.compare_markdown(),
+        formulas.grid_markdown(),
+        *map(formulas.examples_markdown, LOSSES),
+    ):
         assert "color" not in tex

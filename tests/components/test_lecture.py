@@ -252,7 +252,9 @@ def test_lect006_a_configuration_reads_like_a_link():
     bad, errors = lecture.state_from_config({"seed": 2.5, "loss": ["hinge"], "what": 1, "reg_bias": "maybe"})
     assert bad["seed"] == 0 and bad["loss"] == "softmax"
     assert len(errors) == 4
-    bad, errors = lecture.state_from_config({"ls_seed": -1, "ex_images": "1, two", "inspect_tab": "x", "ls_span": 3})
+    bad, errors = lecture.state_from_config(
+        {"ls_seed": -1, "ex_images": "1, two", "inspect_tab": "x", "ls_span": 3}
+    )
     assert {k: bad[k] for k in TEACH_CHANGED} == {k: lecture.DEFAULTS[k] for k in TEACH_CHANGED}
     assert len(errors) == 4
 
@@ -278,9 +280,22 @@ def test_lect007_page_has_location_copy_link_and_lecture_mode():
 CONTROL_TYPES = tuple(
     getattr(dcc, name)
     for name in (
-        "Dropdown", "Slider", "RangeSlider", "Input", "Textarea", "RadioItems", "Checklist", "Tabs",
-        "DatePickerSingle", "DatePickerRange", "Upload", "Clipboard", "Button", "ConfirmDialog",
-        "ConfirmDialogProvider", "Geolocation",
+        "Dropdown",
+        "Slider",
+        "RangeSlider",
+        "Input",
+        "Textarea",
+        "RadioItems",
+        "Checklist",
+        "Tabs",
+        "DatePickerSingle",
+        "DatePickerRange",
+        "Upload",
+        "Clipboard",
+        "Button",
+        "ConfirmDialog",
+        "ConfirmDialogProvider",
+        "Geolocation",
     )
     if hasattr(dcc, name)
 )
@@ -294,7 +309,9 @@ NOT_CONTROLS = {
 }
 #: raw HTML form elements would be controls too (the page uses html.Button only for actions:
 #: Train, Stop, Fix it, Random 5, Run grid, exports; an action is not a state a link could hold)
-HTML_CONTROL_TYPES = tuple(getattr(html, n) for n in ("Input", "Select", "Textarea", "Option") if hasattr(html, n))
+HTML_CONTROL_TYPES = tuple(
+    getattr(html, n) for n in ("Input", "Select", "Textarea", "Option") if hasattr(html, n)
+)
 
 
 def full_page() -> html.Div:
@@ -339,8 +356,11 @@ def test_lect010_the_teaching_choices_and_defaults_are_the_views_own():
     assert lecture.GRID_LRS == tuple(hypergrid.LR_GRIDS) and lecture.GRID_REGS == tuple(hypergrid.REG_GRIDS)
     # the URL's defaults are the sections' defaults: a page without a query builds them as before
     assert mounted_values("") == mounted_values(None) == default_teach()
-    built = {c.id: c.value for c in html.Div(deferred.sections())._traverse()
-             if getattr(c, "id", None) in dict(lecture.TEACH_CONTROLS).values()}
+    built = {
+        c.id: c.value
+        for c in html.Div(deferred.sections())._traverse()
+        if getattr(c, "id", None) in dict(lecture.TEACH_CONTROLS).values()
+    }
     assert built == {cid: default_teach()[k] for k, cid in lecture.TEACH_CONTROLS}
     assert inside.layout()  # the section builders still take no argument
 
@@ -362,7 +382,16 @@ def test_lect011_bad_teaching_values_are_ignored_with_a_message_and_never_raise(
         assert lecture.image_numbers(bad) is None, bad
     assert lecture.image_numbers(" 3, 17  42;3 ") == "3,17,42"
     assert mounted_values("?ls_seed=7&ls_span=abc")["ls_seed"] == 7
-    for hostile in ("?" + "a" * 5000, "%ff%fe=1", "?ex_images=%00", "?ls_seed=" + "9" * 40, "&&&", "?=", None, 3):
+    for hostile in (
+        "?" + "a" * 5000,
+        "%ff%fe=1",
+        "?ex_images=%00",
+        "?ls_seed=" + "9" * 40,
+        "&&&",
+        "?=",
+        None,
+        3,
+    ):
         lecture.teach_values(hostile)
         try:
             lecture.url_to_teach(hostile, *teach_args({**default_teach(), "ls_seed": 5}))
@@ -382,7 +411,9 @@ def test_lect012_back_and_forward_between_teaching_views_and_a_value_being_typed
     ups = lecture.url_to_teach(grid, *teach_args(teach))  # forward
     assert apply(ups, teach, lecture.TEACH_KEYS)["inspect_tab"] == "grid"
     # the sidebar's callbacks keep the teaching part of the URL (the sections may not be mounted yet)
-    assert lecture.controls_to_url(*as_args({**start, "loss": "hinge"}), grid) == "?inspect_tab=grid&loss=hinge"
+    assert (
+        lecture.controls_to_url(*as_args({**start, "loss": "hinge"}), grid) == "?inspect_tab=grid&loss=hinge"
+    )
     with pytest.raises(PreventUpdate):
         lecture.url_to_controls(grid, *as_args(start))
     # a seed or image list being typed is left out of the URL, and the URL does not reset it

@@ -241,7 +241,7 @@ def _nested_lists(node) -> list:
 def test_sweep009_formulas_and_layouts_render_as_flat_children():
     from components import inside, landscape
 
-    nodes = [sweep.formula(), sweep.layout(), inside.layout()]
+    nodes = [sweep.formula(), sweep.layout(), inside.layout(), landscape.layout()]
     for node in nodes:
         for part in node if isinstance(node, list) else [node]:
             assert _nested_lists(part) == []

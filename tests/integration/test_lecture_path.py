@@ -266,7 +266,9 @@ def test_path003_a_link_opens_the_teaching_views_as_shared_and_back_restores_the
     assert d.current_url == dash_duo.server_url + link
     d.forward()
     d.forward()
-    wait_until(lambda: value(ids.LANDSCAPE_SEED) == 12 and value(ids.INSPECT_TABS) == "mistakes", message="forward")
+    wait_until(
+        lambda: value(ids.LANDSCAPE_SEED) == 12 and value(ids.INSPECT_TABS) == "mistakes", message="forward"
+    )
     assert value(ids.SEED) == 3  # the sidebar's seed never moved
 
     time.sleep(0.5)

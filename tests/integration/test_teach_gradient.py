@@ -32,7 +32,8 @@ return Array.from(document.querySelectorAll('#' + arguments[0] + ' .modebar-btn'
 def formula_tex(dash_duo, component_id):
     """The LaTeX a formula's dcc.Markdown holds (what MathJax typesets)."""
     return dash_duo.driver.execute_script(
-        "const c = window.dash_component_api.getLayout(arguments[0]); return c && c.props.children;", component_id
+        "const c = window.dash_component_api.getLayout(arguments[0]); return c && c.props.children;",
+        component_id,
     )
 
 
@@ -106,10 +107,13 @@ def test_teachg001_sweep_then_landscape_line_and_plane(dash_duo, dash_app):
     assert contour[0][3:] == [41, 41]
     assert "current W" in names(dash_duo, ids.LANDSCAPE_GRAPH)
     # its formula follows, typeset by MathJax
-    wait_until(lambda: "b D_2" in (formula_tex(dash_duo, ids.LANDSCAPE_FORMULA) or ""), message="the plane's formula")
+    wait_until(
+        lambda: "b D_2" in (formula_tex(dash_duo, ids.LANDSCAPE_FORMULA) or ""), message="the plane's formula"
+    )
     wait_until(
         lambda: dash_duo.driver.execute_script(
-            "return !!document.querySelector(arguments[0] + ' mjx-container svg')", f"#{ids.LANDSCAPE_FORMULA}"
+            "return !!document.querySelector(arguments[0] + ' mjx-container svg')",
+            f"#{ids.LANDSCAPE_FORMULA}",
         ),
         message="the plane's formula typeset",
     )
