@@ -5,8 +5,10 @@ initialized W (the sidebar's init and seed), on the same training images, with
 the same minibatch order (the seed) and the sidebar's learning rate, batch
 size, λ and penalty; the run is capped at :data:`MAX_STEPS` updates per loss
 so it stays short. The job runs in the app's background manager with a
-progress bar and Stop (which discards the run); the two runs are stepped in
-turn, so they finish together.
+progress bar and Stop (which discards the run), once :func:`check_compare` has
+accepted every value: a rejected one is answered at once, in the summary line,
+and starts nothing (:func:`components.jobs.checked_first`). The two runs are
+stepped in turn, so they finish together.
 
 :func:`compare_runs` is the pure computation (data and config in,
 :class:`CompareRun` per loss out); :func:`numbers_block` and
@@ -20,13 +22,14 @@ import math
 import time
 import traceback
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 import dash
 import numpy as np
 from dash import Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from components import curves, exports, formulas, ids, session, templates, training
+from components import curves, exports, formulas, guard, ids, jobs, session, templates, training
 from components import inspect_common as ic
 from components.guard import guarded
 from core import metrics
@@ -147,6 +150,43 @@ def base_config(reg, reg_mode, reg_bias, delta, init, seed, lr, batch, epochs, n
     return training.train_config(lc, lr, batch, epochs, init, seed, n_train)
 
 
+class CompareInputs(NamedTuple):
+    """A "Train both" request's values, every one checked (see :func:`compare_inputs`)."""
+
+    data: session.DataChoice
+    prep: object  # the prepared data (session.prepared)
+    base: TrainConfig
+
+
+def compare_inputs(
+    n_clicks, dataset, train_size, test_size, preprocessing, reg, reg_mode, reg_bias, delta, init, seed, lr,
+    batch, epochs, _session,
+) -> CompareInputs:  # fmt: skip
+    """Check every value of a "Train both" request (the callback's arguments, without
+    ``set_progress``); a rejected one raises a ValueError (mostly
+    :class:`components.guard.InputError`) that names its control. Used by the
+    job and, before a job is started, by :func:`check_compare`."""
+    data = ic.data_of(dataset, train_size, test_size, preprocessing)
+    prep = session.prepared(data)
+    base = base_config(reg, reg_mode, reg_bias, delta, init, seed, lr, batch, epochs, prep.X_train.shape[0])
+    return CompareInputs(data, prep, base)
+
+
+def refused(exc: Exception) -> tuple:
+    """The job's answer to a rejected value: the message in the summary line, the runs' outputs unchanged."""
+    return (*(no_update,) * 6, ic.message(f"Cannot train: {guard.describe(exc)}", "error"))
+
+
+def check_compare(*args):
+    """"Train both"'s check before a job is started (:func:`components.jobs.checked_first`):
+    None for a request to start, else the job's own answer to it (:func:`refused`)."""
+    try:
+        compare_inputs(*args)
+    except guard.REJECTED as exc:
+        return refused(exc)
+    return None
+
+
 # -- layout ----------------------------------------------------------------------------------
 
 
@@ -257,18 +297,20 @@ def figures(runs: dict[str, CompareRun], prep, data: session.DataChoice, delta: 
     cancel=[Input(ids.COMPARE_CANCEL, "n_clicks")],
     prevent_initial_call=True,
 )
+@jobs.checked_first(check_compare)
 @guarded(outputs=7)  # a malformed value leaves the outputs as they are
 def compare_job(set_progress, n_clicks, dataset, train_size, test_size, preprocessing, reg, reg_mode, reg_bias,
                 delta, init, seed, lr, batch, epochs, _session):
     """Train both losses in the background (see the module docstring)."""
     skip = (no_update,) * 6
     training._lower_priority()
-    try:
-        data = ic.data_of(dataset, train_size, test_size, preprocessing)
-        prep = session.prepared(data)
-        base = base_config(reg, reg_mode, reg_bias, delta, init, seed, lr, batch, epochs, prep.X_train.shape[0])
-    except ValueError as exc:
-        return (*skip, ic.message(f"Cannot train: {exc}", "error"))
+    try:  # checked before the job was started too (check_compare); a direct call is checked here
+        data, prep, base = compare_inputs(
+            n_clicks, dataset, train_size, test_size, preprocessing, reg, reg_mode, reg_bias, delta, init, seed,
+            lr, batch, epochs, _session,
+        )  # fmt: skip
+    except guard.REJECTED as exc:
+        return refused(exc)
     last = [-math.inf]
 
     def report(runs, final=False):

@@ -5,14 +5,18 @@ from the same initial W and seed with the sidebar's loss, batch size and epochs
 (at most :data:`MAX_STEPS` steps per cell), scored on validation images held
 out of the training split (``core.data.prepare(..., n_val=...)`` through
 ``session.prepared``). The grid runs as a background job with progress and
-Stop; the rows stream into ``hypergrid-store`` as cells finish, so the heatmap
-fills in while it runs, and a stopped grid keeps its finished cells.
+Stop, once :func:`check_grid` has accepted every value (a rejected one is
+answered at once, in the grid's message line, and starts nothing:
+:func:`components.jobs.checked_first`); the rows stream into
+``hypergrid-store`` as cells finish, so the heatmap fills in while it runs,
+and a stopped grid keeps its finished cells.
 
 Clicking a cell **re-runs that cell** in the background (seeded training is
 bit-reproducible, so this is the same W the grid scored) with its history
-logged, and shows its templates and curves. The store therefore stays small
-(numbers only, no weights); the re-run uses the settings saved with the grid,
-not the sidebar's current ones.
+logged, and shows its templates and curves (a click that is not on a cell of
+the grid, or a malformed grid, is answered at once by :func:`check_cell`). The
+store therefore stays small (numbers only, no weights); the re-run uses the
+settings saved with the grid, not the sidebar's current ones.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import math
 import time
 import traceback
 from dataclasses import asdict, replace
+from typing import NamedTuple
 
 import dash
 import numpy as np
@@ -28,7 +33,7 @@ import plotly.graph_objects as go
 from dash import Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from components import curves, exports, formulas, ids, session, templates, theme, training
+from components import curves, exports, formulas, guard, ids, jobs, session, templates, theme, training
 from components import inspect_common as ic
 from components.guard import guarded
 from core import data as core_data
@@ -69,11 +74,16 @@ def grid_store(data: session.DataChoice, base: TrainConfig, lrs, regs, n_classes
             "total": len(lrs) * len(regs)}
 
 
+def require_validation(prep) -> None:
+    """A grid is scored on validation images: ValueError when the split holds none out."""
+    if prep.X_val.shape[0] == 0:
+        raise ValueError("no validation images: choose fewer training samples so some are held out")
+
+
 def run_grid(prep, data, base: TrainConfig, lrs, regs, on_cell=None, run: int = 0) -> dict:
     """Train every (lr, reg) cell with :func:`core.metrics.grid_search_steps`;
     ``on_cell(store)`` after each cell. Returns the final store."""
-    if prep.X_val.shape[0] == 0:
-        raise ValueError("no validation images: choose fewer training samples so some are held out")
+    require_validation(prep)
     n_classes = int(max(np.max(prep.y_train), np.max(prep.y_val))) + 1  # as grid_search_steps counts them
     rows: list = []
     store = grid_store(data, base, lrs, regs, n_classes, rows, run)
@@ -223,14 +233,30 @@ def cell_run(store: dict, i: int, j: int):
 
 
 def clicked_cell(click, store) -> tuple[int, int] | None:
+    """The (row, column) of the grid ``click`` is on, None when it is not on one of ``store``'s cells."""
     try:
         pt = click["points"][0]
         i, j = int(pt["y"]), int(pt["x"])
-    except (TypeError, KeyError, IndexError, ValueError):
+    except (TypeError, KeyError, IndexError, ValueError, OverflowError):
         return None
     if not store or not (0 <= i < len(store["lrs"]) and 0 <= j < len(store["regs"])):
         return None
     return i, j
+
+
+def cell_inputs(click, store, _session) -> tuple[int, int] | None:
+    """Check a grid-cell click (the cell callback's arguments): None when
+    there is no click (nothing to do), else the cell (i, j) of a well-formed
+    grid store; a rejected value raises a ValueError that says what is wrong
+    (a click that is not on a cell names the grid cell). Used by the job and,
+    before a job is started, by :func:`check_cell`."""
+    if click is None:
+        return None
+    check_store(store)
+    cell = clicked_cell(click, store)
+    if cell is None:
+        raise guard.InputError("grid cell", "grid cell: the click is not on a cell of this grid; click one")
+    return cell
 
 
 # -- layout ----------------------------------------------------------------------------------
@@ -297,6 +323,69 @@ def layout(values: dict | None = None) -> html.Div:
 # -- callbacks ---------------------------------------------------------------------------------
 
 
+class GridInputs(NamedTuple):
+    """A Run grid request's values, every one checked (see :func:`grid_inputs`)."""
+
+    run: int
+    lrs: tuple
+    regs: tuple
+    data: session.DataChoice
+    prep: object  # the prepared data (session.prepared)
+    cfg: TrainConfig  # the sidebar's, capped at MAX_STEPS updates
+
+
+def grid_inputs(n_clicks, lr_key, reg_key, dataset, train_size, test_size, preprocessing, loss, reg, reg_mode,
+                reg_bias, delta, init, seed, lr, batch, epochs, _session) -> GridInputs:
+    """Check every value of a Run grid request (the callback's arguments, without
+    ``set_progress``); a rejected one raises a ValueError (mostly
+    :class:`components.guard.InputError`) that names its control. Used by the
+    job and, before a job is started, by :func:`check_grid`."""
+    run = session.clicks(n_clicks, "Run grid button")
+    lrs = LR_GRIDS[session._choice(lr_key, LR_GRIDS, "learning-rate grid")][1]
+    regs = REG_GRIDS[session._choice(reg_key, REG_GRIDS, "λ grid")][1]
+    data = ic.data_of(dataset, train_size, test_size, preprocessing)
+    lc = ic.loss_of(loss, reg, reg_mode, reg_bias, delta)
+    prep = session.prepared(data)
+    require_validation(prep)
+    N = prep.X_train.shape[0]
+    cfg = training.train_config(lc, lr, batch, epochs, init, seed, N)
+    cfg = replace(cfg, iterations=min(n_steps(cfg, N), MAX_STEPS))
+    return GridInputs(run, lrs, regs, data, prep, cfg)
+
+
+def grid_refused(exc: Exception):
+    """The grid job's answer to a rejected value: the message in the grid's message line."""
+    return ic.message(f"Cannot run the grid: {guard.describe(exc)}", "error")
+
+
+def check_grid(*args):
+    """Run grid's check before a job is started (:func:`components.jobs.checked_first`):
+    None for a request to start, else the job's own answer to it (:func:`grid_refused`)."""
+    try:
+        grid_inputs(*args)
+    except guard.REJECTED as exc:
+        return grid_refused(exc)
+    return None
+
+
+def cell_refused(exc: Exception) -> tuple:
+    """The cell job's answer to a rejected value: the message in the cell's line, its figures unchanged."""
+    return no_update, no_update, ic.message(guard.describe(exc), "error")
+
+
+def check_cell(click, store, _session):
+    """A cell click's check before a job is started (:func:`components.jobs.checked_first`):
+    None for a click to re-run, PreventUpdate for no click (no job either), else the job's own
+    answer (:func:`cell_refused`)."""
+    try:
+        cell = cell_inputs(click, store, _session)
+    except guard.REJECTED as exc:
+        return cell_refused(exc)
+    if cell is None:
+        raise PreventUpdate
+    return None
+
+
 def grid_status(store: dict) -> str:
     rows = store["rows"]
     if not rows:
@@ -333,28 +422,27 @@ def grid_status(store: dict) -> str:
     cancel=[Input(ids.HYPERGRID_CANCEL, "n_clicks")],
     prevent_initial_call=True,
 )
+@jobs.checked_first(check_grid)
 @guarded(outputs=1)  # a malformed value leaves the outputs as they are
 def grid_job(set_progress, n_clicks, lr_key, reg_key, dataset, train_size, test_size, preprocessing, loss, reg,
              reg_mode, reg_bias, delta, init, seed, lr, batch, epochs, _session):
     """The whole grid in the background; every finished cell streams the store (see the module docstring)."""
     training._lower_priority()
+    try:  # checked before the job was started too (check_grid); a direct call is checked here
+        run, lrs, regs, data, prep, cfg = grid_inputs(
+            n_clicks, lr_key, reg_key, dataset, train_size, test_size, preprocessing, loss, reg, reg_mode,
+            reg_bias, delta, init, seed, lr, batch, epochs, _session,
+        )  # fmt: skip
+    except guard.REJECTED as exc:
+        return grid_refused(exc)
     try:
-        if lr_key not in LR_GRIDS or reg_key not in REG_GRIDS:
-            raise ValueError("choose a learning-rate grid and a λ grid")
-        lrs, regs = LR_GRIDS[lr_key][1], REG_GRIDS[reg_key][1]
-        data = ic.data_of(dataset, train_size, test_size, preprocessing)
-        lc = ic.loss_of(loss, reg, reg_mode, reg_bias, delta)
-        prep = session.prepared(data)
-        N = prep.X_train.shape[0]
-        cfg = training.train_config(lc, lr, batch, epochs, init, seed, N)
-        cfg = replace(cfg, iterations=min(n_steps(cfg, N), MAX_STEPS))
         total = len(lrs) * len(regs)
         t0 = time.perf_counter()
 
         def on_cell(store):
             set_progress((store, str(len(store["rows"])), str(total), grid_status(store)))
 
-        store = run_grid(prep, data, cfg, lrs, regs, on_cell, run=int(n_clicks or 0))
+        store = run_grid(prep, data, cfg, lrs, regs, on_cell, run=run)
     except ValueError as exc:
         return ic.message(f"Cannot run the grid: {exc}", "error")
     except Exception as exc:  # noqa: BLE001 - shown on the page instead of a silent failed job
@@ -408,10 +496,14 @@ def draw_grid(tab, store):
     running=[(Output(ids.HYPERGRID_DETAIL, "className"), "hgrid-detail stale", "hgrid-detail")],
     prevent_initial_call=True,
 )
+@jobs.checked_first(check_cell)
 @guarded(outputs=3)  # a malformed value leaves the outputs as they are
 def grid_cell_job(click, store, _session):
     """Re-run the clicked cell (see the module docstring) and draw its templates and curves."""
-    cell = clicked_cell(click, store)
+    try:  # checked before the job was started too (check_cell); a direct call is checked here
+        cell = cell_inputs(click, store, _session)
+    except guard.REJECTED as exc:
+        return cell_refused(exc)
     if cell is None:
         return no_update, no_update, no_update
     training._lower_priority()

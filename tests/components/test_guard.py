@@ -12,6 +12,7 @@ answered with a 500.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import tracemalloc
 
@@ -542,9 +543,9 @@ def test_guard044_a_valid_train_request_still_starts_its_job(client):
     assert jobs.slots_in_use() == 0
 
 
-# -- the other background callbacks over HTTP: "train both" and the grid search ----------------------
-# Their bad values are answered by their jobs (components/compare.py and hypergrid.py have no
-# jobs.checked_first check yet): posted and polled as the renderer does, so these pass either way.
+# -- the other background callbacks over HTTP: "train both", the grid search, a grid-cell click -------------
+# Checked before a job is started too (jobs.checked_first: compare.check_compare, hypergrid.check_grid and
+# check_cell): a bad value is answered at once, and the manager is never asked to start a job.
 
 
 @pytest.fixture(scope="module")
@@ -557,17 +558,19 @@ def bg_client():
     return c
 
 
-def _run(c: DashClient, trigger: str, over: dict, value=None):
-    """Start ``trigger``'s background callback with ``over`` as the page's values and poll it to
-    its answer (the values are put back afterwards). Returns (first reply, final reply)."""
-    saved = {k: c.props.get(k) for k in over}
-    c.props.update(over)
-    try:
-        value = value if value is not None else (c.props.get(trigger) or 0) + 1
-        first, final, _polls, _job = c.run_background(trigger, value, timeout=60)
-    finally:
-        c.props.update(saved)
-    return first, final
+@pytest.fixture
+def job_starts(monkeypatch):
+    """Where Dash's manager would start a job: its key is recorded and a stub handle answered (nothing runs)."""
+    started = []
+    monkeypatch.setattr(DiskcacheManager, "call_job_fn", lambda self, key, *_a: started.append(key) or "0")
+    return started
+
+
+def _post(c: DashClient, trigger: str, over: dict):
+    """Post ``trigger``'s background callback as the renderer starts it, ``over`` as the page's values."""
+    cb = c.callback(trigger=trigger)
+    assert cb.background
+    return c.post_raw(c.body(cb, [trigger], over))
 
 
 def _text(reply, output_id) -> str:
@@ -575,134 +578,164 @@ def _text(reply, output_id) -> str:
     return json.dumps(children, ensure_ascii=False)
 
 
+def _answered_at_once(reply, output_id: str, words: tuple[str, ...]) -> bool:
+    """A 200 with no job handle to poll, only ``output_id`` changed, its message holding ``words``."""
+    data = reply.data or {}
+    text = _text(reply, output_id).lower()
+    return (
+        reply.status == 200
+        and "cacheKey" not in data
+        and "job" not in data
+        and set(data.get("response", {})) == {output_id}
+        and all(w.lower() in text for w in words)
+        and "Traceback" not in json.dumps(data)
+    )
+
+
 COMPARE_BAD = {
-    f"{ids.DATASET}.value": ("dataset", ["../../etc/passwd", ["mnist-sample"]]),
-    f"{ids.TRAIN_SIZE}.value": ("training samples", [1e400, -5, 10**30]),
-    f"{ids.TEST_SIZE}.value": ("test samples", [NAN, [3]]),
-    f"{ids.PREPROCESSING}.value": ("preprocessing", ["rm"]),
-    f"{ids.REG}.value": ("regularization", [50, "x"]),
-    f"{ids.REG_MODE}.value": ("penalty", ["both"]),
-    f"{ids.REG_BIAS}.value": ("bias", [5]),
-    f"{ids.DELTA}.value": ("margin", [NAN]),
-    f"{ids.INIT}.value": ("initial weights", ["ones"]),
-    f"{ids.SEED}.value": ("seed", [2**64, [7]]),
-    f"{ids.LR}.value": ("learning rate", [INF]),
-    f"{ids.BATCH_SIZE}.value": ("batch size", [LOG(3)]),
-    f"{ids.EPOCHS}.value": ("epochs", [LOG(10**6)]),
+    f"{ids.DATASET}.value": ("dataset", ["../../etc/passwd", 5, ["mnist-sample"], {"a": 1}]),
+    f"{ids.TRAIN_SIZE}.value": ("training samples", [NAN, 1e400, -5, 400, 10**30, "x", [3.7]]),
+    f"{ids.TEST_SIZE}.value": ("test samples", [NAN, -INF, 1e300, [3]]),
+    f"{ids.PREPROCESSING}.value": ("preprocessing", ["rm", 1, None, ["scale"]]),
+    f"{ids.REG}.value": ("regularization", [NAN, 1e400, 50, "x", [1]]),
+    f"{ids.REG_MODE}.value": ("penalty", ["both", 0, None, ["half"]]),
+    f"{ids.REG_BIAS}.value": ("bias", [5, ["x"], "bias"]),
+    f"{ids.DELTA}.value": ("margin", [NAN, INF, -1, [1]]),
+    f"{ids.INIT}.value": ("initial weights", ["ones", 3, ["zeros"]]),
+    f"{ids.SEED}.value": ("seed", [NAN, -3, 2**64, 2.5, [7]]),
+    f"{ids.LR}.value": ("learning rate", [NAN, INF, 50, [-3]]),
+    f"{ids.BATCH_SIZE}.value": ("batch size", [NAN, -1, LOG(3), "x"]),
+    f"{ids.EPOCHS}.value": ("epochs", [NAN, INF, LOG(10**6), [1]]),
 }
 
 
-def test_guard045_train_both_over_http_names_the_control_and_keeps_the_results(bg_client):
-    """Each bad value: a 200 (never a 500 or a traceback), the message naming the control in the
-    comparison's summary, every other output (the two runs' figures and numbers) unchanged, and
-    no job slot left taken."""
+def test_guard045_train_both_is_rejected_over_http_before_any_job_starts(bg_client, job_starts):
+    """The page's own values pass the check (the manager is asked to start the job); each bad value
+    is answered at once (no job handle, no job, no slot), naming the control in the comparison's
+    summary, every other output (the two runs' figures and numbers) unchanged."""
     trigger = f"{ids.COMPARE_BUTTON}.n_clicks"
+    r = _post(bg_client, trigger, {trigger: 1})
+    assert r.status == 200 and "cacheKey" in r.data and len(job_starts) == 1, r.data
     failures = []
     for control, (word, values) in COMPARE_BAD.items():
         for v in values:
-            first, final = _run(bg_client, trigger, {control: v})
-            text = _text(final, ids.COMPARE_SUMMARY) if final else ""
-            if not (
-                first.status == 200
-                and final is not None
-                and final.status == 200
-                and set(final.data.get("response", {})) == {ids.COMPARE_SUMMARY}
-                and "Cannot train" in text
-                and word.lower() in text.lower()
-                and "Traceback" not in json.dumps(first.data) + json.dumps(final.data)
-            ):
-                failures.append(
-                    (control, repr(v)[:30], final and final.status, final and json.dumps(final.data)[:160])
-                )
+            r = _post(bg_client, trigger, {trigger: 1, control: v})
+            if not _answered_at_once(r, ids.COMPARE_SUMMARY, ("Cannot train", word)):
+                failures.append((control, repr(v)[:30], r.status, json.dumps(r.data)[:160]))
     assert not failures, failures
+    assert len(job_starts) == 1  # the good request's only
     assert jobs.slots_in_use() == 0
 
 
 GRID_BAD = {
-    f"{ids.HYPERGRID_LRS}.value": ("learning-rate grid", ["lr999", 5, None]),
-    f"{ids.HYPERGRID_REGS}.value": ("λ grid", ["reg999", None]),
-    f"{ids.LOSS}.value": ("loss", ["mse"]),
-    f"{ids.DATASET}.value": ("dataset", [5]),
-    f"{ids.TRAIN_SIZE}.value": ("training samples", [1e400]),
-    f"{ids.PREPROCESSING}.value": ("preprocessing", [["scale"]]),
+    f"{ids.HYPERGRID_BUTTON}.n_clicks": ("Run grid button", [NAN, -1, "one", [1]]),
+    f"{ids.HYPERGRID_LRS}.value": ("learning-rate grid", ["lr999", 5, None, ["lr4"], {"lr4": 1}]),
+    f"{ids.HYPERGRID_REGS}.value": ("λ grid", ["reg999", None, 1e400, ["reg4"]]),
+    f"{ids.LOSS}.value": ("loss", ["mse", 3, ["softmax"]]),
+    f"{ids.DATASET}.value": ("dataset", [5, "../../etc/passwd"]),
+    f"{ids.TRAIN_SIZE}.value": ("training samples", [1e400, NAN, -5]),
+    f"{ids.TEST_SIZE}.value": ("test samples", [NAN, [3]]),
+    f"{ids.PREPROCESSING}.value": ("preprocessing", [["scale"], "rm"]),
+    f"{ids.REG}.value": ("regularization", [NAN, 50]),
+    f"{ids.REG_MODE}.value": ("penalty", ["both"]),
     f"{ids.REG_BIAS}.value": ("bias", [5]),
     f"{ids.DELTA}.value": ("margin", [INF]),
-    f"{ids.SEED}.value": ("seed", [-3]),
+    f"{ids.INIT}.value": ("initial weights", ["ones"]),
+    f"{ids.SEED}.value": ("seed", [-3, 2**64]),
     f"{ids.LR}.value": ("learning rate", [NAN]),
     f"{ids.BATCH_SIZE}.value": ("batch size", ["x"]),
     f"{ids.EPOCHS}.value": ("epochs", [LOG(10**6)]),
 }
 
 
-def test_guard046_grid_search_over_http_names_the_control_and_keeps_the_results(bg_client):
-    """As test_guard045 for the grid search: the message in the grid's message line, the grid
-    (its store, streamed as progress) untouched."""
+def test_guard046_grid_search_is_rejected_over_http_before_any_job_starts(bg_client, job_starts):
+    """As test_guard045 for the grid search: the message in the grid's message line, the grid (its
+    store, streamed as progress) untouched, no job started for a bad value."""
     trigger = f"{ids.HYPERGRID_BUTTON}.n_clicks"
+    r = _post(bg_client, trigger, {trigger: 1})
+    assert r.status == 200 and "cacheKey" in r.data and len(job_starts) == 1, r.data
     failures = []
     for control, (word, values) in GRID_BAD.items():
         for v in values:
-            first, final = _run(bg_client, trigger, {control: v})
-            text = _text(final, ids.HYPERGRID_MESSAGE) if final else ""
-            if not (
-                first.status == 200
-                and final is not None
-                and final.status == 200
-                and set(final.data.get("response", {})) == {ids.HYPERGRID_MESSAGE}
-                and f"{ids.HYPERGRID_STORE}.data" not in (final.data.get("progress") or {})
-                and "Cannot run the grid" in text
-                and word.lower() in text.lower()
-                and "Traceback" not in json.dumps(first.data) + json.dumps(final.data)
-            ):
-                failures.append(
-                    (control, repr(v)[:30], final and final.status, final and json.dumps(final.data)[:160])
-                )
+            r = _post(bg_client, trigger, {trigger: 1, control: v})
+            if not _answered_at_once(r, ids.HYPERGRID_MESSAGE, ("Cannot run the grid", word)):
+                failures.append((control, repr(v)[:30], r.status, json.dumps(r.data)[:160]))
     assert not failures, failures
+    assert len(job_starts) == 1
     assert jobs.slots_in_use() == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="hypergrid.grid_job tests `lr_key not in LR_GRIDS`: a list is a TypeError there, answered "
-    "'Grid failed: TypeError: unhashable type' instead of naming the control (hypergrid.py: "
-    "session._choice(lr_key, LR_GRIDS, ...))",
-)
-def test_guard047_grid_search_refuses_a_list_for_its_grid_choice_by_name(bg_client):
-    for control, word in (
-        (f"{ids.HYPERGRID_LRS}.value", "learning-rate grid"),
-        (f"{ids.HYPERGRID_REGS}.value", "λ grid"),
+def test_guard047_grid_search_refuses_a_list_for_its_grid_choice_by_name(bg_client, job_starts):
+    """A list (unhashable) for a grid preset names its control, over HTTP and in the job itself."""
+    from components import hypergrid
+
+    args = dict(
+        n_clicks=1, lr_key="lr2", reg_key="reg2", dataset=core_data.BUILTIN, train_size=LOG(500),
+        test_size=LOG(100), preprocessing="standardize", loss="softmax", reg=-3.0, reg_mode="half",
+        reg_bias=["bias"], delta=1.0, init="gaussian", seed=2, lr=-2.0, batch=LOG(100), epochs=LOG(2),
+        _session={"id": "t"},
+    )  # fmt: skip
+    for control, key, word in (
+        (f"{ids.HYPERGRID_LRS}.value", "lr_key", "learning-rate grid"),
+        (f"{ids.HYPERGRID_REGS}.value", "reg_key", "λ grid"),
     ):
-        _first, final = _run(bg_client, f"{ids.HYPERGRID_BUTTON}.n_clicks", {control: ["lr4", "reg4"]})
-        text = _text(final, ids.HYPERGRID_MESSAGE)
-        assert "Cannot run the grid" in text and word in text, text
+        r = _post(bg_client, f"{ids.HYPERGRID_BUTTON}.n_clicks", {control: ["lr4", "reg4"]})
+        assert _answered_at_once(r, ids.HYPERGRID_MESSAGE, ("Cannot run the grid", word)), r.data
+        text = str(hypergrid.grid_job(lambda _p: None, **{**args, key: ["lr4", "reg4"]}))
+        assert "Cannot run the grid" in text and word in text and "TypeError" not in text, text
+    assert not job_starts
 
 
-def test_guard048_a_grid_cell_click_with_bad_values_changes_nothing(bg_client):
-    """Re-running a clicked cell: a click outside the grid, malformed click data or a malformed
-    grid store is never a 500 or a traceback, and leaves the cell's figures as they were (at most
-    a note in the cell's line); no job slot is left taken."""
+def _grid_store() -> dict:
+    """A well-formed 2 × 2 grid store (no cell computed: the check does not need them)."""
+    from components import hypergrid
+
+    data = session.data_choice(core_data.BUILTIN, LOG(500), LOG(100), "standardize")
+    prep = session.prepared(data)
+    lc = session.loss_choice("softmax", -3.0, "half", ["bias"], 1.0)
+    cfg = training.train_config(lc, -2.0, LOG(100), LOG(2), "gaussian", 2, prep.X_train.shape[0])
+    cfg = dataclasses.replace(cfg, iterations=10)
+    return hypergrid.grid_store(data, cfg, (1e-3, 1e-2), (1e-4, 1e-1), prep.n_classes, [])
+
+
+def test_guard048_a_grid_cell_click_with_bad_values_is_answered_before_any_job_starts(bg_client, job_starts):
+    """Re-running a clicked cell: a click on a cell of a good grid starts its job; no click starts
+    nothing and changes nothing (204). A click that is not on a cell (outside the grid, malformed
+    click data) names the grid cell, a missing or malformed grid store says so: at once, in the
+    cell's line only (its figures stay), never a 500 or a traceback, and no job is started."""
     trigger = f"{ids.HYPERGRID_HEATMAP}.clickData"
     store_key = f"{ids.HYPERGRID_STORE}.data"
+    store = _grid_store()
     click = {"points": [{"x": 1, "y": 1}]}
+    r = _post(bg_client, trigger, {trigger: click, store_key: store})
+    assert r.status == 200 and "cacheKey" in r.data and len(job_starts) == 1, r.data
+    r = _post(bg_client, trigger, {trigger: None, store_key: store})
+    assert r.status == 204 and len(job_starts) == 1
     cases = [
-        ({}, {"points": [{"x": 1e400, "y": NAN}]}),
-        ({}, {"points": [{"x": -1, "y": 10**30}]}),
-        ({}, "x"),
-        ({}, [1]),
-        ({store_key: "x"}, click),
-        ({store_key: {"lrs": [1e-3] * 3, "regs": [1e-3] * 3, "data": {"dataset": "../x"}}}, click),
-        ({store_key: {"lrs": [NAN] * 3, "regs": [INF] * 3, "data": [1]}}, click),
+        (store, {"points": [{"x": 1e400, "y": NAN}]}, "grid cell"),
+        (store, {"points": [{"x": -1, "y": 10**30}]}, "grid cell"),
+        (store, {"points": [{"x": 2, "y": 0}]}, "grid cell"),  # one column past the last
+        (store, {"points": [{"x": 0, "y": 2}]}, "grid cell"),
+        (store, {"points": []}, "grid cell"),
+        (store, "x", "grid cell"),
+        (store, [1], "grid cell"),
+        (None, click, "Run grid"),
+        ("x", click, "Run grid"),
+        ({**store, "lrs": [NAN] * 3}, click, "lrs"),
+        ({**store, "regs": list(range(20))}, click, "regs"),
+        ({**store, "config": {**store["config"], "iterations": 10**7}}, click, "at most"),
+        ({**store, "n_classes": 10**4}, click, "classes"),
+        ({"lrs": [1e-3] * 3, "regs": [1e-3] * 3, "data": {"dataset": "../x"}}, click, "wrong type"),
     ]
     failures = []
-    for over, value in cases:
-        first, final = _run(bg_client, trigger, {**over, trigger: value}, value=value)
-        body = json.dumps(first.data) + json.dumps(final.data if final else None)
-        if not (
-            first.status == 200
-            and final is not None
-            and final.status in (200, 204)
-            and set((final.data or {}).get("response", {})) <= {ids.HYPERGRID_CELL}
-            and "Traceback" not in body
-        ):
-            failures.append((repr(over)[:40], repr(value)[:40], final and final.status, body[:160]))
+    for bad_store, value, word in cases:
+        r = _post(bg_client, trigger, {trigger: value, store_key: bad_store})
+        if not _answered_at_once(r, ids.HYPERGRID_CELL, (word,)):
+            failures.append((repr(bad_store)[:40], repr(value)[:40], r.status, json.dumps(r.data)[:160]))
     assert not failures, failures
+    assert len(job_starts) == 1
     assert jobs.slots_in_use() == 0
+    from components import hypergrid
+
+    tpl, crv, line = hypergrid.grid_cell_job({"points": [{"x": 2, "y": 0}]}, store, {"id": "t"})  # the job's own
+    assert tpl is no_update and crv is no_update and "grid cell" in str(line)
