@@ -177,14 +177,9 @@ def refused(exc: Exception) -> tuple:
     return (*(no_update,) * 6, ic.message(f"Cannot train: {guard.describe(exc)}", "error"))
 
 
-def check_compare(*args):
-    """"Train both"'s check before a job is started (:func:`components.jobs.checked_first`):
-    None for a request to start, else the job's own answer to it (:func:`refused`)."""
-    try:
-        compare_inputs(*args)
-    except guard.REJECTED as exc:
-        return refused(exc)
-    return None
+#: "Train both"'s check before a job is started (:func:`components.jobs.checked_first`):
+#: None for a request to start, else the job's own answer to it (:func:`refused`)
+check_compare = guard.check_before(compare_inputs, refused)
 
 
 # -- layout ----------------------------------------------------------------------------------

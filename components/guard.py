@@ -67,6 +67,21 @@ def describe(exc: BaseException) -> str:
     return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 1] + "…"
 
 
+def check_before(inputs: Callable, refused: Callable) -> Callable:
+    """A check for ``components.jobs.checked_first``: calls ``inputs`` (the
+    job's own checking of its arguments) and answers None when it accepts
+    them, else ``refused(exc)``, the job's own answer to a rejected value."""
+
+    def check(*args):
+        try:
+            inputs(*args)
+        except REJECTED as exc:
+            return refused(exc)
+        return None
+
+    return check
+
+
 def alert_for(message: str):
     from components.analysis import alert  # the page's one alert component
 

@@ -358,14 +358,9 @@ def grid_refused(exc: Exception):
     return ic.message(f"Cannot run the grid: {guard.describe(exc)}", "error")
 
 
-def check_grid(*args):
-    """Run grid's check before a job is started (:func:`components.jobs.checked_first`):
-    None for a request to start, else the job's own answer to it (:func:`grid_refused`)."""
-    try:
-        grid_inputs(*args)
-    except guard.REJECTED as exc:
-        return grid_refused(exc)
-    return None
+#: Run grid's check before a job is started (:func:`components.jobs.checked_first`):
+#: None for a request to start, else the job's own answer to it (:func:`grid_refused`)
+check_grid = guard.check_before(grid_inputs, grid_refused)
 
 
 def cell_refused(exc: Exception) -> tuple:
