@@ -1,6 +1,7 @@
-"""In the browser: the page draws with the vendored partial plotly.js bundle and
-never fetches the full one (see assets/vendor/README.md); the built-ins that
-Dash's polyfill slows down are the browser's own again (assets/native_builtins.js)."""
+"""In the browser: the page draws with the vendored custom plotly.js bundle and
+never fetches the full one (see assets/vendor/README.md), and the bundle draws
+each trace type it registers; the built-ins that Dash's polyfill slows down are
+the browser's own again (assets/native_builtins.js)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,10 @@ _STATE = """
 const urls = performance.getEntriesByType('resource').map(e => e.name);
 const traces = Object.keys(Plotly.PlotSchema.get().traces);
 const drawn = [...document.querySelectorAll('.js-plotly-plot')].map(gd => (gd._fullData || []).map(t => t.type));
-return {version: Plotly.version, urls: urls, traces: traces, drawn: drawn};
+const script = [...document.querySelectorAll('script[src]')].find((s) => /plotly/.test(s.src));
+return {version: Plotly.version, urls: urls, traces: traces, drawn: drawn,
+        global: Object.prototype.hasOwnProperty.call(window, 'Plotly') && window.Plotly === Plotly,
+        script: script ? script.src.split('?')[0].split('/').pop() : null};
 """
 
 
@@ -40,11 +44,47 @@ def test_pb001_page_draws_with_the_vendored_bundle_only(dash_duo, dash_app):
     time.sleep(0.5)  # any late request for the full bundle would show up here
     state = dash_duo.driver.execute_script(_STATE)
     assert state["version"] == vendor.VERSION
+    # the bundle's top-level `var Plotly` is the window.Plotly dcc.Graph looks for, and it is the only
+    # plotly script on the page
+    assert state["global"] and state["script"] == vendor.DEST.name
     assert any(u.split("?")[0].endswith(vendor.DEST.name) for u in state["urls"])
     assert not [u for u in state["urls"] if "plotly.min.js" in u]  # the full bundle is never requested
     assert sorted(state["traces"]) == sorted(vendor.TRACES)  # what the bundle registers, as recorded
     drawn = {t for types in state["drawn"] for t in types}
     assert drawn and drawn <= set(vendor.TRACES)
+    assert dash_duo.get_logs() == []
+
+
+_DRAW_EACH = """
+const [traces, done] = [arguments[0], arguments[arguments.length - 1]];
+const z = [[1, 2, 3], [2, 4, 5], [3, 5, 9]];
+const data = {scatter: {x: [0, 1, 2], y: [1, 3, 2]}, bar: {x: [0, 1, 2], y: [1, 3, 2]}, heatmap: {z: z}, contour: {z: z}};
+const layer = {scatter: '.scatterlayer .js-line', bar: '.barlayer .point path', heatmap: '.heatmaplayer image',
+               contour: '.contourlayer .contourfill path'};
+(async () => {
+  const out = {};
+  for (const t of traces) {
+    const gd = document.createElement('div');
+    gd.style.width = '300px'; gd.style.height = '200px';
+    document.body.appendChild(gd);
+    await Plotly.newPlot(gd, [Object.assign({type: t}, data[t])]);
+    const full = gd._fullData[0];
+    out[t] = {type: full.type, visible: full.visible, drawn: gd.querySelectorAll(layer[t]).length};
+    Plotly.purge(gd); gd.remove();
+  }
+  return out;
+})().then(done, (e) => done({error: String(e)}));
+"""
+
+
+def test_pb003_each_recorded_trace_type_draws(dash_duo, dash_app):
+    """Plotly.newPlot of every type in TRACES (contour: only the landscape's 2-D slice uses it)."""
+    dash_duo.start_server(dash_app)
+    dash_duo.wait_for_element(f"#{ids.TEMPLATES_GRAPH} .heatmaplayer image", timeout=30)
+    out = dash_duo.driver.execute_async_script(_DRAW_EACH, list(vendor.TRACES))
+    assert sorted(out) == sorted(vendor.TRACES), out
+    for t, got in out.items():
+        assert got["type"] == t and got["visible"] is True and got["drawn"] > 0, (t, got)
     assert dash_duo.get_logs() == []
 
 
