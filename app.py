@@ -29,7 +29,7 @@ import sys  # noqa: E402
 
 import dash  # noqa: E402
 
-from components import guard, security  # noqa: E402
+from components import compile_hints, guard, security  # noqa: E402
 from components import layout as page  # noqa: E402  (importing components registers their callbacks)
 from components.background import make_manager  # noqa: E402
 from core import data as core_data  # noqa: E402
@@ -48,6 +48,7 @@ app.validation_layout = page.validation_layout()  # with the sections mounted af
 app.layout = page.serve
 server = app.server
 security.install(app)  # request-size limit, callback envelope check, security headers (CSP ...)
+compile_hints.install(app)  # V8's eager-compile hint on the scripts a first load runs
 
 try:  # warm the data and figure caches, so the first visitor does not wait for them
     page.serve()
