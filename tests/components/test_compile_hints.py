@@ -25,9 +25,17 @@ FIRST_VIEW_CHUNKS = ("async-graph", "async-slider", "async-dropdown", "async-upl
 
 @pytest.fixture(scope="module")
 def client():
+    # The first request sets Dash up, which moves its global callback map (dash._callback) into
+    # app.callback_map. test_components_callbacks.py reads the global map and runs after this module,
+    # so the map is given back as it was.
+    from dash import _callback
+
+    registered = dict(_callback.GLOBAL_CALLBACK_MAP)
     c = app.server.test_client()
-    c.get("/")  # the first request sets Dash up
-    return c
+    c.get("/")
+    yield c
+    for key, entry in registered.items():
+        _callback.GLOBAL_CALLBACK_MAP.setdefault(key, entry)
 
 
 @pytest.fixture(scope="module")
