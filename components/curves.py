@@ -81,7 +81,7 @@ def curves_figure(history: dict | None, loss: str, n_classes: int, delta: float)
         layout=theme.base_layout(
             showlegend=True,
             legend=dict(orientation="h", x=0, y=1.02, yanchor="bottom", font=dict(size=12)),
-            margin=dict(l=56, r=12, t=36, b=40),
+            margin=dict(l=82, r=12, t=36, b=40),  # tick labels and titles, legend (theme.base_layout)
             xaxis=theme.axis(
                 title=dict(text="training step"), anchor="y2", rangemode="tozero", showticklabels=not empty
             ),

@@ -75,12 +75,13 @@ def heatmap_figure(result, image_shape: tuple[int, int], class_names, show_kinks
         data=traces,
         layout=theme.base_layout(
             **layout,
-            margin=dict(l=8, r=8, t=8, b=24),
+            margin=dict(l=8, r=92, t=8, b=24),  # room for the colour bar (theme.base_layout)
             coloraxis=dict(
                 colorscale=theme.REL_ERROR_SCALE,
                 cmin=LOG_MIN,
                 cmax=LOG_MAX,
                 colorbar=dict(
+                    **theme.COLORBAR_AT,
                     thickness=12,
                     len=0.75,
                     y=0.58,
@@ -203,7 +204,7 @@ def scatter_figure(result) -> go.Figure:
         layout=theme.base_layout(
             showlegend=True,
             legend=dict(orientation="h", x=0, y=1.02, yanchor="bottom", font=dict(size=12)),
-            margin=dict(l=56, r=12, t=30, b=44),
+            margin=dict(l=76, r=12, t=48, b=60),  # tick labels, axis titles, legend (theme.base_layout)
             xaxis=theme.axis(title=dict(text="analytic ∂L/∂W"), range=[lo, hi], exponentformat="e"),
             yaxis=theme.axis(title=dict(text="numeric ∂L/∂W"), range=[lo, hi], exponentformat="e"),
             shapes=[_diagonal(lo, hi)],

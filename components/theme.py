@@ -59,7 +59,15 @@ VERDICT_COLOURS = {
 
 
 def base_layout(**overrides) -> dict:
-    """Layout keys every figure starts from (white, system font, small margins)."""
+    """Layout keys every figure starts from (white, system font, small margins).
+
+    Margins: plotly.js lets tick labels (``automargin``), colour bars and legends
+    push the margins wider, and when they do it draws the whole figure a second
+    time. The first views therefore ask for the margins their default drawing
+    ends up with (:data:`COLORBAR_AT` keeps a colour bar's share independent of
+    the figure's width), so they are drawn once; a wider label (lecture mode's
+    larger text, another scale) still widens them. ``tests/integration``
+    checks that the first views are not widened on the default page."""
     layout = dict(
         font=dict(family=FONT, size=13, color=TEXT),
         paper_bgcolor=PAPER,
@@ -70,6 +78,12 @@ def base_layout(**overrides) -> dict:
     )
     layout.update(overrides)
     return layout
+
+
+#: colour bar position: just right of the plot area, a fixed distance from it
+#: (plotly's default x=1.02 is a fraction of the plot's width, so the margin it
+#: needs would change with the window)
+COLORBAR_AT = dict(x=1.0, xanchor="left", xpad=12)
 
 
 def axis(**overrides) -> dict:

@@ -181,3 +181,26 @@ def test_app005_a_bad_value_reaches_the_user_as_a_message(dash_duo, dash_app):
     assert attribute(dash_duo, f"#{ids.STOP_BUTTON}", "disabled")
     assert text(dash_duo, f"#{ids.SUMMARY_LOSS} .number-value") == loss_before  # the weights stay
     assert dash_duo.get_logs() == []
+
+
+# the margins each first view asked for and the ones plotly.js drew it with
+_MARGINS = """
+const gd = document.querySelector('#' + arguments[0] + ' .js-plotly-plot');
+if (!gd || !gd._fullLayout || !gd.layout.margin) return null;
+const m = gd.layout.margin, s = gd._fullLayout._size;
+return [[m.l, m.r, m.t, m.b], [s.l, s.r, s.t, s.b].map(Math.round)];
+"""
+
+
+@pytest.mark.parametrize("size", [(1440, 900), (1280, 800)])
+def test_app006_first_views_are_drawn_once(dash_duo, dash_app, size):
+    """plotly.js draws a figure a second time when its tick labels, colour bar or
+    legend push a margin wider; the first views ask for margins that already hold
+    them on the default page (theme.base_layout), so each is drawn once."""
+    dash_duo.driver.set_window_size(*size)
+    start(dash_duo, dash_app)
+    for view in (ids.TEMPLATES_GRAPH, ids.CURVES_GRAPH, ids.GC_HEATMAP, ids.GC_SCATTER):
+        margins = wait_until(lambda view=view: dash_duo.driver.execute_script(_MARGINS, view), message=view)
+        asked, drawn = margins
+        assert drawn == asked, f"{view}: plotly widened the margins {asked} to {drawn}"
+    assert dash_duo.get_logs() == []
