@@ -103,7 +103,7 @@ def templates_figure(
         theme.axis(zeroline=True, zerolinecolor=theme.MUTED, nticks=5, range=_bias_range(b), autorange=False)
     )
     layout["xaxis2"].update(showgrid=False)
-    colorbar = dict(thickness=12, len=0.62, y=0.6, outlinewidth=0, tickfont=dict(size=11), **theme.COLORBAR_AT)
+    colorbar = dict(theme.COLORBAR_AT, thickness=12, len=0.62, y=0.6, outlinewidth=0, tickfont=dict(size=11))
     if shared:
         colorbar["title"] = dict(text="w", side="top")
     else:
@@ -112,7 +112,8 @@ def templates_figure(
         data=[heat, bar],
         layout=theme.base_layout(
             **layout,
-            margin=dict(l=62, r=88, t=8, b=24),  # what the bias axis and the colour bar need (theme.base_layout)
+            # what the bias axis and the colour bar need (theme.base_layout)
+            margin=dict(l=62, r=88, t=8, b=24),
             coloraxis=dict(
                 colorscale=theme.DIVERGING,
                 colorbar=colorbar,
