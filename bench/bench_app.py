@@ -3,6 +3,7 @@
     python bench/bench_app.py                 # starts `python app.py` on a free port
     python bench/bench_app.py --url http://127.0.0.1:8050   # an app that is already running
     python bench/bench_app.py --json bench.json             # also write the numbers as JSON
+    python bench/bench_app.py --against 64f8b5a --cold 10   # first loads only: this tree against a git revision
 
 Measures (targets from issue 5 in brackets):
 
@@ -19,6 +20,11 @@ Measures (targets from issue 5 in brackets):
    load changes much less than the wall time), and for cold loads where the
    time goes: the startup scripts fetched, run (DOMContentLoaded), the layout
    arrived; the rest, to every view drawn, is rendering.
+
+``--against REV`` measures only 3., side by side: it checks REV out into a
+temporary git worktree, starts both apps and alternates cold loads between them
+(A B, B A, ...), each in a fresh browser, so both see the same machine; it prints
+both medians and their ratio.
 
 Not a test: the numbers depend on the machine and its load (printed with them).
 """
@@ -57,13 +63,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_app(port: int) -> subprocess.Popen:
+def start_app(port: int, cwd: Path = REPO) -> subprocess.Popen:
     # the server's request log goes to a file: an unread pipe fills after a few hundred requests,
     # and then every request thread blocks on its log line (the live updates slowed to ~2/s)
     log = tempfile.TemporaryFile()
     proc = subprocess.Popen(
         [sys.executable, "app.py", "--port", str(port)],
-        cwd=REPO,
+        cwd=cwd,
         stdout=subprocess.DEVNULL,
         stderr=log,
     )
@@ -416,6 +422,47 @@ def bench_training(driver, base: str, seconds: float) -> dict:
 # -- main -------------------------------------------------------------------------
 
 
+def bench_against(rev: str, loads: int) -> dict:
+    """Cold first loads of this tree and of git revision ``rev``,
+    alternated in one run (see the module docstring)."""
+    tmp = Path(tempfile.mkdtemp(prefix="bench-app-"))
+    other = tmp / "tree"
+    subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(other), rev], cwd=REPO, check=True)
+    trees = {"this tree": REPO, rev: other}
+    procs, bases = [], {}
+    try:
+        for name, tree in trees.items():
+            port = free_port()
+            procs.append(start_app(port, cwd=tree))
+            bases[name] = f"http://127.0.0.1:{port}/"
+        cold = {name: [] for name in trees}
+        loadavg = []
+        for i in range(loads):
+            for name in list(trees) if i % 2 == 0 else list(trees)[::-1]:
+                driver = browser()
+                try:
+                    loadavg.append(os.getloadavg()[0])
+                    cold[name].append(_load(driver, bases[name])[0])
+                finally:
+                    driver.quit()
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(timeout=10)
+        subprocess.run(["git", "worktree", "remove", "--force", str(other)], cwd=REPO, check=False)
+        shutil.rmtree(tmp, ignore_errors=True)
+    out = {
+        name: {
+            "cold_median_s": round(statistics.median(cold[name]), 2),
+            "cold_all_s": [round(x, 2) for x in cold[name]],
+        }
+        for name in trees
+    }
+    out["cold_ratio"] = round(out["this tree"]["cold_median_s"] / out[rev]["cold_median_s"], 2)
+    out["load_average_1min_median"] = round(statistics.median(loadavg), 2)
+    return out
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="benchmark an app already running at this address")
@@ -425,7 +472,22 @@ def main(argv=None) -> int:
     parser.add_argument("--train-seconds", type=float, default=6.0, help="window for counting updates")
     parser.add_argument("--no-browser", action="store_true", help="only the HTTP part")
     parser.add_argument("--json", help="write the results to this file")
+    parser.add_argument(
+        "--against", metavar="REV", help="only first loads, alternated with those of this git revision"
+    )
     args = parser.parse_args(argv)
+    if args.against:
+        res = bench_against(args.against, args.cold)
+        print(f"{'version':<12} {'cold median':>12}  cold loads")
+        for name in ("this tree", args.against):
+            r = res[name]
+            print(f"{name:<12} {r['cold_median_s']:>10.2f} s  {r['cold_all_s']}")
+        print(
+            f"cold ratio this tree / {args.against}: {res['cold_ratio']}; load average {res['load_average_1min_median']}"
+        )
+        if args.json:
+            Path(args.json).write_text(json.dumps(res, indent=2))
+        return 0
 
     proc = None
     base = args.url
