@@ -1,7 +1,8 @@
 """Colours, fonts and figure defaults shared by every view (a light, projector-friendly theme).
 
-Figures use a small explicit layout instead of a plotly template: the default
-template adds ~10 KB of JSON to every figure, and nothing here needs it.
+Figures set their look in a small explicit layout (:func:`base_layout`, :func:`axis`)
+on top of :data:`TEMPLATE`, plotly.py's default template less what no figure here
+uses, which importing this module makes the default.
 """
 
 from __future__ import annotations
@@ -10,6 +11,28 @@ import base64
 import html
 
 import numpy as np
+import plotly.graph_objects as go
+import plotly.io as pio
+
+#: the trace types the views draw (the vendored plotly.js bundle has these and no others)
+TRACE_TYPES = ("bar", "contour", "heatmap", "scatter")
+
+
+def lean_template(name: str = "plotly") -> go.layout.Template:
+    """Template ``name`` without the defaults of trace types other than
+    :data:`TRACE_TYPES` and of polar, ternary, 3-D and geo subplots: the same
+    look for these figures, with 3 KB of JSON in each instead of 7 KB (sent with
+    every figure and read by plotly.js at every draw)."""
+    t = pio.templates[name].to_plotly_json()
+    for key in ("polar", "ternary", "scene", "geo"):
+        t["layout"].pop(key, None)
+    t["data"] = {k: v for k, v in t["data"].items() if k in TRACE_TYPES}
+    return go.layout.Template(t)
+
+
+TEMPLATE = lean_template()
+pio.templates["lincls"] = TEMPLATE
+pio.templates.default = "lincls"  # once, on import: read-only after that
 
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
 TEXT = "#1f2933"

@@ -63,6 +63,33 @@ def test_typed_array_round_trip_keeps_shape_and_nan():
 # -- grid -----------------------------------------------------------------
 
 
+def test_lean_template_is_plotlys_default_less_what_the_figures_never_use():
+    full = pio.templates["plotly"].to_plotly_json()
+    lean = theme.TEMPLATE.to_plotly_json()
+    assert set(lean["data"]) == set(theme.TRACE_TYPES)
+    for trace_type in theme.TRACE_TYPES:
+        assert lean["data"][trace_type] == full["data"][trace_type]
+    dropped = {"polar", "ternary", "scene", "geo"}
+    assert set(full["layout"]) - set(lean["layout"]) == dropped
+    for key, value in lean["layout"].items():
+        assert value == full["layout"][key], key
+    assert len(json.dumps(lean)) < len(json.dumps(full)) / 2
+    assert pio.templates.default == "lincls"  # what figures built without a template get
+
+
+def test_first_view_figures_carry_the_lean_template_only():
+    W = make_W()
+    figures = [
+        templates.templates_figure(W, (H, WD), NAMES),
+        curves.curves_figure(None, "softmax", C, 1.0),
+    ]
+    for fig in figures:
+        template = fig_json(fig)["layout"]["template"]
+        assert set(template["data"]) <= set(theme.TRACE_TYPES)
+        assert "polar" not in template["layout"] and "scene" not in template["layout"]
+        assert template["layout"]["autotypenumbers"] == "strict"  # the bias bars' class names stay categories
+
+
 @pytest.mark.parametrize("n, cols", [(2, 2), (5, 5), (10, 5), (12, 6), (26, 7)])
 def test_grid_columns(n, cols):
     assert grid.n_columns(n) == cols
