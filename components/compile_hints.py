@@ -20,10 +20,12 @@ the Flask server that prepends the comment line to a response when all hold:
   memory and save nothing on the first load);
 * the body does not already start with the comment;
 * the server is not in debug mode (dev tools map errors through source maps,
-  whose line numbers an extra first line would shift). Outside debug mode the
-  component suites' files still name their maps (``//# sourceMappingURL``), so
-  a browser's developer tools, when open, map hinted dcc/html/table code one
-  line off; the page itself is not affected.
+  whose line numbers an extra first line would shift).
+
+Outside debug mode the component suites' files still name their source maps
+(``//# sourceMappingURL=...js.map``, fetched only by a browser's developer tools):
+the map of a hinted script is sent with one empty line more at the top of its
+``mappings`` (a leading ``;``), so it still matches the script line for line.
 
 The hint is a pure function of the file, so the ETag and caching headers Dash
 and Flask set stay valid and are left as they are; 304s (conditional requests)
@@ -31,10 +33,13 @@ have no body and pass through. A HEAD request is hinted like its GET, so both
 carry the same Content-Length (no body is sent). A ``Range`` request for a file
 that would be hinted is answered with the whole hinted file (200): Flask's
 206 would cut the unhinted file at offsets that do not match, under the same
-ETag, what a browser resuming a truncated download already holds.
+ETag, what a browser resuming a truncated download already holds (the same for a
+shifted source map).
 """
 
 from __future__ import annotations
+
+import json
 
 import flask
 from dash.fingerprint import check_fingerprint
@@ -74,6 +79,20 @@ def hinted_path(path: str, routes_prefix: str = "/", assets_url_path: str = "ass
     return path.startswith(assets)
 
 
+def shift_map(body: bytes) -> bytes:
+    """A source map (JSON) for its script with one more first line: ``mappings``
+    gets a leading ``;`` (an empty generated line). Unchanged if it is not a
+    version-3 map."""
+    try:
+        source_map = json.loads(body)
+    except ValueError:
+        return body
+    if not isinstance(source_map, dict) or not isinstance(source_map.get("mappings"), str):
+        return body
+    source_map["mappings"] = ";" + source_map["mappings"]
+    return json.dumps(source_map, separators=(",", ":")).encode()
+
+
 def add_hint(body: bytes) -> bytes:
     """``body`` with the hint as its first line (unchanged if it starts with it already)."""
     return body if body.startswith(_MARKER) else HINT + body
@@ -85,8 +104,15 @@ def install(app) -> None:
     routes_prefix = app.config.routes_pathname_prefix
     assets_url_path = app.config.assets_url_path
 
+    def _hinted(path: str) -> bool:
+        return hinted_path(path, routes_prefix, assets_url_path)
+
     def _applies() -> bool:
-        return not flask.current_app.debug and hinted_path(flask.request.path, routes_prefix, assets_url_path)
+        """Does this request's response change: a hinted script, or the source map of one?"""
+        path = flask.request.path
+        return not flask.current_app.debug and (
+            _hinted(path) or (path.endswith(".js.map") and _hinted(path[: -len(".map")]))
+        )
 
     @server.before_request
     def _whole_file_for_ranges():
@@ -97,11 +123,25 @@ def install(app) -> None:
             environ.pop("HTTP_IF_RANGE", None)
 
     @server.after_request
+    def _shift_source_map(response: flask.Response):
+        if (
+            response.status_code != 200
+            or not flask.request.path.endswith(".js.map")
+            or "Content-Encoding" in response.headers
+            or not _applies()
+        ):
+            return response
+        response.direct_passthrough = False
+        response.set_data(shift_map(response.get_data()))
+        return response
+
+    @server.after_request
     def _compile_hint(response: flask.Response):
         if (
             response.status_code != 200
             or response.mimetype not in JS_MIMETYPES
             or "Content-Encoding" in response.headers
+            or not flask.request.path.endswith(".js")
             or not _applies()
         ):
             return response

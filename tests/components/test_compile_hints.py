@@ -133,13 +133,13 @@ def test_hint006_debug_mode_adds_nothing(client, index_scripts, monkeypatch):
     assert r.get_data() == served_unhinted(f"{ASSETS}slider_format.js")[:10]
 
 
-def test_hint007_css_maps_and_html_are_untouched(client):
+def test_hint007_css_late_maps_and_html_are_untouched(client):
     r = client.get(f"{ASSETS}style.css")
     assert r.status_code == 200
     assert r.get_data() == served_unhinted(f"{ASSETS}style.css")
-    r = client.get(f"{SUITES}dash/dcc/async-graph.js.map")
+    r = client.get(f"{SUITES}dash/dcc/async-markdown.js.map")  # the map of a script sent without the hint
     assert r.status_code == 200
-    assert r.get_data() == served_unhinted(f"{SUITES}dash/dcc/async-graph.js.map")
+    assert r.get_data() == served_unhinted(f"{SUITES}dash/dcc/async-markdown.js.map")
     assert not client.get("/").get_data().startswith(HINT)
     r = client.get(f"{SUITES}x.js")  # not a component path: Dash's catch-all answers with the index page
     assert r.mimetype == "text/html"
@@ -203,3 +203,31 @@ def test_hint011_path_rules():
     assert not hinted("/other/script.js")
     assert hinted("/app/assets/x.js", routes_prefix="/app/")
     assert not hinted("/assets/x.js", routes_prefix="/app/")
+
+
+@pytest.mark.parametrize("script", ["dash/dcc/async-graph.js", "dash/dcc/dash_core_components.js"])
+def test_hint012_the_map_of_a_hinted_script_gets_one_more_first_line(client, monkeypatch, script):
+    """The hint adds a first line to the script; its source map gets an empty first line
+    (a leading ";" in ``mappings``), so developer tools still map it line for line."""
+    import json
+
+    path = f"{SUITES}{script}.map"
+    original = json.loads(served_unhinted(path))
+    r = client.get(path)
+    assert r.status_code == 200
+    assert client.get(f"{SUITES}{script}").get_data().startswith(HINT)
+    shifted = json.loads(r.get_data())
+    assert shifted["mappings"] == ";" + original["mappings"]
+    assert {k: v for k, v in shifted.items() if k != "mappings"} == {
+        k: v for k, v in original.items() if k != "mappings"
+    }
+    assert int(r.headers["Content-Length"]) == len(r.get_data())
+    monkeypatch.setitem(app.server.config, "DEBUG", True)  # debug mode: neither hint nor shift
+    assert client.get(path).get_data() == served_unhinted(path)
+
+
+def test_hint013_shift_map_leaves_what_is_not_a_source_map():
+    assert compile_hints.shift_map(b"not json") == b"not json"
+    assert compile_hints.shift_map(b"[1, 2]") == b"[1, 2]"
+    assert compile_hints.shift_map(b'{"version": 3}') == b'{"version": 3}'
+    assert b'"mappings":";AAAA"' in compile_hints.shift_map(b'{"version": 3, "mappings": "AAAA"}')
