@@ -78,6 +78,10 @@ def test_vp004_every_trace_type_the_views_build_is_in_the_bundle():
         f"trace types not in the vendored plotly.js bundle (they would not be drawn): {missing}; "
         "see assets/vendor/README.md"
     )
+    # the figures' lean template keeps the defaults of exactly the bundle's trace types
+    from components import theme
+
+    assert set(theme.TRACE_TYPES) == set(vendor.TRACES)
 
 
 def test_vp005_no_plotly_express():
