@@ -609,22 +609,35 @@ COMPARE_BAD = {
 }
 
 
-def test_guard045_train_both_is_rejected_over_http_before_any_job_starts(bg_client, job_starts):
-    """The page's own values pass the check (the manager is asked to start the job); each bad value
-    is answered at once (no job handle, no job, no slot), naming the control in the comparison's
-    summary, every other output (the two runs' figures and numbers) unchanged."""
-    trigger = f"{ids.COMPARE_BUTTON}.n_clicks"
+def _good_starts_bad_refused(bg_client, job_starts, trigger, bad: dict, output_id: str, refusal: str):
+    """A click with the page's own values starts a job; a click with any one of ``bad``'s values
+    (control -> (word naming it, values)) is answered at once in ``output_id`` with ``refusal``
+    and that word, and starts no job and holds no slot."""
     r = _post(bg_client, trigger, {trigger: 1})
     assert r.status == 200 and "cacheKey" in r.data and len(job_starts) == 1, r.data
     failures = []
-    for control, (word, values) in COMPARE_BAD.items():
+    for control, (word, values) in bad.items():
         for v in values:
             r = _post(bg_client, trigger, {trigger: 1, control: v})
-            if not _answered_at_once(r, ids.COMPARE_SUMMARY, ("Cannot train", word)):
+            if not _answered_at_once(r, output_id, (refusal, word)):
                 failures.append((control, repr(v)[:30], r.status, json.dumps(r.data)[:160]))
     assert not failures, failures
     assert len(job_starts) == 1  # the good request's only
     assert jobs.slots_in_use() == 0
+
+
+def test_guard045_train_both_is_rejected_over_http_before_any_job_starts(bg_client, job_starts):
+    """The page's own values pass the check (the manager is asked to start the job); each bad value
+    is answered at once (no job handle, no job, no slot), naming the control in the comparison's
+    summary, every other output (the two runs' figures and numbers) unchanged."""
+    _good_starts_bad_refused(
+        bg_client,
+        job_starts,
+        f"{ids.COMPARE_BUTTON}.n_clicks",
+        COMPARE_BAD,
+        ids.COMPARE_SUMMARY,
+        "Cannot train",
+    )
 
 
 GRID_BAD = {
@@ -651,18 +664,14 @@ GRID_BAD = {
 def test_guard046_grid_search_is_rejected_over_http_before_any_job_starts(bg_client, job_starts):
     """As test_guard045 for the grid search: the message in the grid's message line, the grid (its
     store, streamed as progress) untouched, no job started for a bad value."""
-    trigger = f"{ids.HYPERGRID_BUTTON}.n_clicks"
-    r = _post(bg_client, trigger, {trigger: 1})
-    assert r.status == 200 and "cacheKey" in r.data and len(job_starts) == 1, r.data
-    failures = []
-    for control, (word, values) in GRID_BAD.items():
-        for v in values:
-            r = _post(bg_client, trigger, {trigger: 1, control: v})
-            if not _answered_at_once(r, ids.HYPERGRID_MESSAGE, ("Cannot run the grid", word)):
-                failures.append((control, repr(v)[:30], r.status, json.dumps(r.data)[:160]))
-    assert not failures, failures
-    assert len(job_starts) == 1
-    assert jobs.slots_in_use() == 0
+    _good_starts_bad_refused(
+        bg_client,
+        job_starts,
+        f"{ids.HYPERGRID_BUTTON}.n_clicks",
+        GRID_BAD,
+        ids.HYPERGRID_MESSAGE,
+        "Cannot run the grid",
+    )
 
 
 def test_guard047_grid_search_refuses_a_list_for_its_grid_choice_by_name(bg_client, job_starts):
@@ -737,5 +746,7 @@ def test_guard048_a_grid_cell_click_with_bad_values_is_answered_before_any_job_s
     assert jobs.slots_in_use() == 0
     from components import hypergrid
 
-    tpl, crv, line = hypergrid.grid_cell_job({"points": [{"x": 2, "y": 0}]}, store, {"id": "t"})  # the job's own
+    tpl, crv, line = hypergrid.grid_cell_job(
+        {"points": [{"x": 2, "y": 0}]}, store, {"id": "t"}
+    )  # the job's own
     assert tpl is no_update and crv is no_update and "grid cell" in str(line)
