@@ -501,6 +501,20 @@ def bench_against(rev: str, loads: int) -> dict:
     return out
 
 
+def _print_first_load(res: dict) -> None:
+    """The first loads as a table: medians, slowest, browser CPU; settled cold loads against
+    those that start while the browser is starting, measured alternately in this run."""
+    rows = [("cold, settled", res["cold"]), ("cold, starting", res["cold_browser_starting"])]
+    if res["warm"]:
+        rows.append(("warm", res["warm"]))
+    print(f"{'first load':<16} {'median':>8} {'slowest':>8} {'browser CPU':>12}  loads")
+    for name, r in rows:
+        print(
+            f"{name:<16} {r['median_s']:>6.2f} s {r['max_s']:>6.2f} s {r['browser_cpu_median_s'] or 0:>10.2f} s  {r['loads']}"
+        )
+    print(f"cold ratio settled / starting: {res['cold_browser_starting']['ratio_settled_to_starting']}")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="benchmark an app already running at this address")
@@ -543,6 +557,7 @@ def main(argv=None) -> int:
         if not args.no_browser:
             results["first_load"] = bench_first_load(base, args.cold, args.warm)
             print("first load:", json.dumps(results["first_load"]))
+            _print_first_load(results["first_load"])
             driver = browser()
             try:
                 results["training"] = bench_training(driver, base, args.train_seconds)
