@@ -346,7 +346,7 @@ def bench_first_load(base: str, cold: int, warm: int) -> dict:
             **starting,
             "ratio_settled_to_starting": round(settled["median_s"] / starting["median_s"], 2),
         },
-        "warm": warms.summary(timeline=False) if warms.times else None,
+        "warm": warms.summary() if warms.times else None,
         "page": facts,
         "load_average_1min_median": round(statistics.median(loadavg), 2),
         "console_errors": errors,
@@ -365,7 +365,7 @@ class _Loads:
         if cpu is not None:
             self.cpu.append(cpu)
 
-    def summary(self, timeline: bool = True) -> dict:
+    def summary(self) -> dict:
         out = {
             "loads": len(self.times),
             "median_s": round(statistics.median(self.times), 2),
@@ -374,11 +374,11 @@ class _Loads:
             "top_of_page_median_s": round(statistics.median(self.tops), 2),
             "browser_cpu_median_s": round(statistics.median(self.cpu), 2) if self.cpu else None,
         }
-        if timeline:  # where the time goes: medians of the page's milestones, seconds from navigation
+        if self.timeline:  # where the time goes: medians of the page's milestones, seconds from navigation
             out["timeline_median_s"] = {
                 k: round(statistics.median(m[k] for m in self.timeline) / 1000, 2)
                 for k in ("scripts_fetched", "scripts_run", "layout_arrived")
-                if self.timeline and all(m.get(k) is not None for m in self.timeline)
+                if all(m.get(k) is not None for m in self.timeline)
             }
         return out
 
